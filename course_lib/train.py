@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -168,7 +169,8 @@ def fit(model: torch.nn.Module, train_batches, loss_fn: Callable, optimizer: tor
     batches = _batches_forever(train_batches)
     model.train()
     start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=desc, leave=False)
+    # TQDM_DISABLE=1 (set by the tests and by `course.py regenerate`) must reach tqdm's notebook bar too
+    bar = tqdm(range(1, steps + 1), desc=desc, leave=False, disable=os.environ.get("TQDM_DISABLE", "0") == "1")
     for step in bar:
         x, y = _to(next(batches), device)
         loss = loss_fn(model(x), y)

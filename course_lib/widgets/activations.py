@@ -55,6 +55,8 @@ class ActivationExplorer(FigureController):
         self.ax_f.legend(loc="upper left")
         self.readout = self.fig.text(0.5, 0.01, "", ha="center", fontsize=10)
         self.fig.subplots_adjust(bottom=0.22, wspace=0.25, left=0.06, right=0.98)
+        self.animate(self.tangent, self.f_point, self.df_point, self.readout)
+        self._curves: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
         self.state = {"name": name, "x0": x0, "leak": leak}
         self._validate(self.state)
         self._apply()
@@ -69,10 +71,15 @@ class ActivationExplorer(FigureController):
 
     def _apply(self) -> None:
         name, x0, leak = self.state["name"], self.state["x0"], self.state["leak"]
-        f, df = activation_and_derivative(name, self.xs, leak)
+        key = (name, leak if name == "leaky ReLU" else 0.0)
+        if key not in self._curves:
+            self._curves[key] = activation_and_derivative(name, self.xs, leak)
+        f, df = self._curves[key]
         (f0,), (df0,) = activation_and_derivative(name, np.array([x0]), leak)
-        self.f_line.set_data(self.xs, f)
-        self.df_line.set_data(self.xs, df)
+        if not np.array_equal(self.f_line.get_ydata(), f):  # a new curve: axes and title change too
+            self.f_line.set_data(self.xs, f)
+            self.df_line.set_data(self.xs, df)
+            self.background_stale = True
         self.f_point.set_data([x0], [f0])
         self.df_point.set_data([x0], [df0])
         near = np.array([x0 - 1.5, x0 + 1.5])

@@ -3,6 +3,8 @@
 * A **controller** holds the widget's state and one persistent matplotlib ``Figure`` (Agg canvas, never pyplot).
   ``set(**state)`` validates the new values and updates the existing artists (``set_data``, ``set_height`` …);
   ``png()`` renders the figure. It needs no browser, so tests drive it directly.
+  Blitting keeps updates fast: artists listed in ``animated`` are drawn over a cached picture of everything else,
+  which is redrawn only when a subclass sets ``background_stale = True`` (e.g. after changing an axis range).
 * A **view** (:class:`WidgetView`) lays out core ipywidgets controls next to a ``widgets.Image`` showing the PNG.
   Changing a control calls ``controller.set(name=value)`` and puts the new PNG in the image; an error raised by the
   controller (a clear ``ValueError``) is shown in a message line instead of crashing the callback.
@@ -16,6 +18,9 @@ import html
 import io
 
 import ipywidgets as widgets
+import numpy as np
+from matplotlib.artist import Artist
+from PIL import Image as PILImage
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -27,6 +32,15 @@ class FigureController:
         self.fig = Figure(figsize=figsize, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.state: dict = {}
+        self.animated: list[Artist] = []  # artists redrawn on every update; set by subclasses via animate()
+        self.background_stale = True
+        self._background = None
+
+    def animate(self, *artists: Artist) -> None:
+        """Mark artists that change on every update: they are drawn over the cached background (blitting)."""
+        for artist in artists:
+            artist.set_animated(True)
+            self.animated.append(artist)
 
     def set(self, **changes) -> None:
         """Validate and apply new state values, then update the artists. Unknown names raise ``TypeError``."""
@@ -45,9 +59,23 @@ class FigureController:
         """Update the figure's artists from ``self.state`` (subclasses override)."""
         raise NotImplementedError
 
+    def draw(self) -> None:
+        """Bring the canvas up to date: the background only when stale, then the animated artists over it."""
+        if self.background_stale or self._background is None:
+            self.canvas.draw()  # draws everything except animated artists
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+            self.background_stale = False
+        else:
+            self.canvas.restore_region(self._background)
+        for artist in self.animated:
+            self.fig.draw_artist(artist)
+
     def png(self) -> bytes:
+        """The current view as PNG bytes."""
+        self.draw()
+        pixels = np.asarray(self.canvas.buffer_rgba())
         buf = io.BytesIO()
-        self.canvas.print_png(buf)
+        PILImage.fromarray(pixels).save(buf, format="png", compress_level=1)
         return buf.getvalue()
 
     def _repr_png_(self) -> bytes:

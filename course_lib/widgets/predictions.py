@@ -41,6 +41,7 @@ class PredictionExplorer(FigureController):
         self.ax_bar.set_xlim(0, 1)
         self.ax_bar.set_xlabel("p(class | image)")
         self.fig.subplots_adjust(left=0.02, right=0.97, bottom=0.17, top=0.88, wspace=0.45)
+        self.animate(self.picture, *self.bars, self.ax_img.title, self.ax_bar.title)
         self.state = {"index": index, "show": show}
         self._validate(self.state)
         self._apply()
