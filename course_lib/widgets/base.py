@@ -61,7 +61,7 @@ class FigureController:
 
     def draw(self) -> None:
         """Bring the canvas up to date: the background only when stale, then the animated artists over it."""
-        if self.background_stale or self._background is None:
+        if self.background_stale or self._background is None or not self.animated:  # no blitting: draw it all
             self.canvas.draw()  # draws everything except animated artists
             self._background = self.canvas.copy_from_bbox(self.fig.bbox)
             self.background_stale = False

@@ -33,8 +33,7 @@ class PredictionExplorer(FigureController):
         self.subsets = {"all": np.arange(n), "mistakes": np.flatnonzero(self.predicted != self.labels)}
         self.ax_img, self.ax_bar = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
         self.picture = self.ax_img.imshow(self.images[0], cmap="gray_r", vmin=self.images.min(), vmax=self.images.max())
-        self.ax_img.set_xticks([])
-        self.ax_img.set_yticks([])
+        self.ax_img.axis("off")
         self.bars = self.ax_bar.barh(np.arange(c), self.probs[0], color="0.6")
         self.ax_bar.set_yticks(np.arange(c), self.classes)
         self.ax_bar.invert_yaxis()
