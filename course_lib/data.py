@@ -227,6 +227,25 @@ def lm_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: to
     return x, y
 
 
+def lm_stream_batches(data: torch.Tensor, batch_size: int, block_size: int):
+    """Endless ``(x, y)`` batches read from ``batch_size`` parallel streams of the text, each batch continuing exactly
+    where the previous one ended (row ``b`` of batch ``k+1`` follows row ``b`` of batch ``k``).
+
+    This is what truncated back-propagation through time needs: the model carries its final state into the next batch
+    (detached), so it sees a long context while gradients flow back only ``block_size`` steps.
+    """
+    if data.ndim != 1:
+        raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
+    n = (len(data) - 1) // batch_size  # tokens per stream
+    if n < block_size:
+        raise ValueError(f"data has {len(data)} tokens: too few for {batch_size} streams of block_size={block_size}")
+    x_streams = data[: n * batch_size].view(batch_size, n)  # (B, n): stream b is data[b*n : (b+1)*n]
+    y_streams = data[1 : n * batch_size + 1].view(batch_size, n)  # (B, n): shifted by one, the next tokens
+    while True:
+        for start in range(0, n - block_size + 1, block_size):
+            yield x_streams[:, start : start + block_size], y_streams[:, start : start + block_size]
+
+
 def lm_eval_batches(data: torch.Tensor, batch_size: int, block_size: int, max_batches: int | None = None):
     """Consecutive, non-overlapping ``(x, y)`` batches covering ``data`` in order (for a held-out loss)."""
     n_blocks = (len(data) - 1) // block_size

@@ -143,3 +143,18 @@ def test_toy_tasks_are_deterministic():
     assert len({text for text, _ in pairs}) > 90
     with pytest.raises(ValueError):
         data.adding_task(10, 1)
+
+
+def test_lm_stream_batches_continue_each_stream():
+    tokens = torch.arange(1001)
+    batches = data.lm_stream_batches(tokens, 4, 10)
+    x1, y1 = next(batches)
+    x2, y2 = next(batches)
+    assert x1.shape == (4, 10) and torch.equal(y1, x1 + 1)
+    assert torch.equal(x2[:, 0], x1[:, -1] + 1)  # each row continues where it stopped
+    assert x1[1, 0] == 250  # stream b starts at b * (1000 // 4)
+    for _ in range(30):  # it never runs dry: the streams start over
+        x, _ = next(batches)
+    assert x.shape == (4, 10)
+    with pytest.raises(ValueError, match="too few"):
+        next(data.lm_stream_batches(tokens[:20], 4, 10))
