@@ -97,3 +97,135 @@ def check_max_learning_rate(value) -> bool | None:
         return _not_attempted("Exercise 4")
     return _report("Exercise 4", _close(value, 0.2, 1e-3),
                    "one step maps w to (1 - lr·10)·w; it shrinks while |1 - lr·10| < 1.")
+
+
+# notebooks 02-04: recurrent networks ------------------------------------------------------------------------------------
+
+def _int_answer(value) -> int | None:
+    try:
+        return int(value) if float(value) == int(value) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def check_rnn_parameter_count(value) -> bool | None:
+    """Exercise 02.1: parameters of one RNN layer with D_in = 64, H = 512 and PyTorch's two biases."""
+    if value is None:
+        return _not_attempted("Exercise 1")
+    target = 512 * 64 + 512 * 512 + 512 + 512
+    hint = "W_xh is (H, D_in), W_hh is (H, H), and there are two bias vectors b_xh and b_hh of size H."
+    if _int_answer(value) == target - 512:
+        hint = "PyTorch keeps two biases, b_xh and b_hh: count both."
+    return _report("Exercise 1", _int_answer(value) == target, hint)
+
+
+def check_rnn_step(fn: Callable | None) -> bool | None:
+    """Exercise 02.2: ``fn(x_t, h_prev, W_xh, W_hh, b_xh, b_hh)`` -> h_t for a batch (rows)."""
+    if fn is None:
+        return _not_attempted("Exercise 2")
+    g = torch.Generator().manual_seed(2)
+    B, D, H = 3, 4, 5
+    args = [torch.randn(*shape, dtype=torch.float64, generator=g) for shape in ((B, D), (B, H), (H, D), (H, H), (H,), (H,))]
+    x_t, h_prev, W_xh, W_hh, b_xh, b_hh = args
+    expected = torch.tanh(x_t @ W_xh.T + b_xh + h_prev @ W_hh.T + b_hh)
+    try:
+        got = fn(*[a.clone() for a in args])
+    except Exception as exc:  # a learner's function may fail in any way; say how
+        return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc}")
+    if got is None:
+        return _not_attempted("Exercise 2")
+    ok = isinstance(got, torch.Tensor) and got.shape == (B, H) and torch.allclose(got, expected)
+    return _report("Exercise 2", ok, "rows are batch items: torch.tanh(x_t @ W_xh.T + b_xh + h_prev @ W_hh.T + b_hh); "
+                                     "the result has shape (B, H).")
+
+
+def check_hn_shape(value) -> bool | None:
+    """Exercise 02.3: shape of h_n for a 2-layer RNN, hidden size 5, batch 3, 7 time steps."""
+    if value is None:
+        return _not_attempted("Exercise 3")
+    ok = tuple(value) == (2, 3, 5) if isinstance(value, (tuple, list, torch.Size)) else False
+    return _report("Exercise 3", ok, "h_n holds the LAST hidden state of EACH layer: (num_layers, B, H); "
+                                     "the time steps are in outputs, not in h_n.")
+
+
+def check_vanishing_factor(value) -> bool | None:
+    """Exercise 02.4: factor by which a linear RNN with W_hh = 0.5·(orthogonal) scales a gradient over 20 steps."""
+    if value is None:
+        return _not_attempted("Exercise 4")
+    target = 0.5 ** 20
+    try:
+        ok = abs(float(value) - target) <= 0.05 * target
+    except (TypeError, ValueError):
+        ok = False
+    return _report("Exercise 4", ok, "each step back multiplies the gradient by W_hhᵀ, which shrinks every vector by "
+                                     "0.5 here; twenty steps: 0.5 ** 20.")
+
+
+def check_lstm_parameter_count(value) -> bool | None:
+    """Exercise 03.1: parameters of one LSTM layer with D_in = 64, H = 512 (PyTorch's two biases per gate)."""
+    if value is None:
+        return _not_attempted("Exercise 1")
+    target = 4 * (512 * 64 + 512 * 512 + 512 + 512)
+    hint = "four blocks (i, f, g, o), each like an RNN layer: W_x (H, D_in), W_h (H, H) and two biases."
+    if _int_answer(value) == target // 4:
+        hint = "that is one RNN layer; an LSTM has four such blocks: i, f, g and o."
+    return _report("Exercise 1", _int_answer(value) == target, hint)
+
+
+def check_lstm_cell_update(fn: Callable | None) -> bool | None:
+    """Exercise 03.2: ``fn(i, f, g, o, c_prev)`` -> (c_t, h_t)."""
+    if fn is None:
+        return _not_attempted("Exercise 2")
+    gen = torch.Generator().manual_seed(3)
+    i, f, o = (torch.rand(2, 4, dtype=torch.float64, generator=gen) for _ in range(3))
+    g = torch.rand(2, 4, dtype=torch.float64, generator=gen) * 2 - 1
+    c_prev = torch.randn(2, 4, dtype=torch.float64, generator=gen)
+    c_t = f * c_prev + i * g
+    try:
+        got = fn(i, f, g, o, c_prev)
+    except Exception as exc:  # a learner's function may fail in any way; say how
+        return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc}")
+    if got is None:
+        return _not_attempted("Exercise 2")
+    ok = (isinstance(got, tuple) and len(got) == 2 and torch.allclose(got[0], c_t)
+          and torch.allclose(got[1], o * torch.tanh(c_t)))
+    return _report("Exercise 2", ok, "c_t = f * c_prev + i * g (keep some of the old cell, add some of the candidate); "
+                                     "h_t = o * tanh(c_t). Return (c_t, h_t).")
+
+
+def check_keep_memory_gates(value) -> bool | None:
+    """Exercise 03.3: the values of (i, f) that copy the cell state unchanged to the next step."""
+    if value is None:
+        return _not_attempted("Exercise 3")
+    try:
+        i, f = (float(v) for v in value)
+        ok = abs(i) < 1e-9 and abs(f - 1) < 1e-9
+    except (TypeError, ValueError):
+        ok = False
+    return _report("Exercise 3", ok, "c_t = f·c_{t-1} + i·g: to copy c_{t-1} exactly, keep all of it and add nothing.")
+
+
+def check_gru_parameter_count(value) -> bool | None:
+    """Exercise 04.1: parameters of one GRU layer with D_in = 64, H = 512 (PyTorch's two biases per gate)."""
+    if value is None:
+        return _not_attempted("Exercise 1")
+    target = 3 * (512 * 64 + 512 * 512 + 512 + 512)
+    return _report("Exercise 1", _int_answer(value) == target,
+                   "three blocks (r, z, n), each with W_x (H, D_in), W_h (H, H) and two biases: 3/4 of an LSTM.")
+
+
+def check_gru_copy_gate(value) -> bool | None:
+    """Exercise 04.2: the value of z_t that makes h_t = h_{t-1} in PyTorch's GRU."""
+    if value is None:
+        return _not_attempted("Exercise 2")
+    return _report("Exercise 2", _close(value, 1.0, 1e-9),
+                   "PyTorch: h_t = (1 - z_t) * n_t + z_t * h_{t-1}. Which z_t leaves only the h_{t-1} term?")
+
+
+def check_adding_baseline(value) -> bool | None:
+    """Exercise 04.3: MSE of always predicting 1.0 on the adding problem (sum of two independent U(0,1))."""
+    if value is None:
+        return _not_attempted("Exercise 3")
+    return _report("Exercise 3", _close(value, 1 / 6, 2e-3),
+                   "the target is a sum of two independent U(0, 1) numbers: its mean is 1 and its variance is "
+                   "2 · 1/12.")

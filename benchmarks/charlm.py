@@ -1,0 +1,108 @@
+"""Character language models on Shakespeare under one fixed step budget: held-out loss and training speed.
+
+    python3 course.py bench-charlm             the benchmark rows (about 3 minutes of training per model here)
+    .venv/bin/python benchmarks/charlm.py --name x --cell lstm --hidden 384 --batch 128 --steps 330   one run
+
+Every run: the same data (34 training plays; the 4 held-out plays are never trained on), truncated BPTT on parallel
+streams with the state carried over, AdamW with warm-up and cosine decay, gradient clipping at 1.0, a fixed number of
+steps. The result is the cross-entropy (nats per character) on the whole held-out text, never a training loss.
+Results are merged into benchmarks/charlm-results.json; `python3 course.py bench` prints them in its table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_lib import data, rnn, train  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "charlm-results.json"
+
+
+def cosine_with_warmup(optimizer, steps: int, warmup: int, floor: float = 0.05):
+    """Learning rate: linear warm-up for ``warmup`` steps, then cosine decay to ``floor`` × the peak."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def heldout_loss(model: rnn.CharLM, tokens: torch.Tensor, block: int = 512, batch: int = 32) -> float:
+    """Mean cross-entropy (nats/char) over the whole held-out text, in consecutive blocks that start from zeros."""
+    return train.evaluate(rnn.TruncatedBPTT(model).eval(), data.lm_eval_batches(tokens, batch, block), rnn.lm_loss)[0]
+
+
+def run(name: str, cell: str, hidden: int, emb: int, layers: int, batch: int, block: int, steps: int, lr: float,
+        reference: bool, threads: int, seed: int = 0, live: bool = False) -> dict:
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    train_text, val_text = data.shakespeare("train"), data.shakespeare("val")
+    vocab = data.CharVocab.from_text(train_text)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    model = rnn.CharLM(vocab_size=len(vocab), cell=cell, emb=emb, hidden=hidden, num_layers=layers, reference=reference)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
+    history = train.fit(rnn.TruncatedBPTT(model), data.lm_stream_batches(train_ids, batch, block), rnn.lm_loss,
+                        optimizer, steps=steps, clip_grad_norm=1.0, live=live,
+                        scheduler=cosine_with_warmup(optimizer, steps, warmup=max(1, steps // 20)))
+    start = time.perf_counter()
+    loss = heldout_loss(model, val_ids)
+    return {"name": name, "cell": cell, "ours": not reference, "hidden": hidden, "emb": emb, "layers": layers,
+            "batch": batch, "block": block, "steps": steps, "lr": lr, "threads": threads,
+            "train_seconds": round(history.seconds, 1), "tokens_per_second": round(steps * batch * block / history.seconds),
+            "heldout_nats_per_char": round(loss, 4), "heldout_bits_per_char": round(loss / math.log(2), 4),
+            "eval_seconds": round(time.perf_counter() - start, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+
+
+# The benchmark rows: the tuned recurrent model, then the other cells on the same budget. Step counts were chosen so
+# each run takes about 3 minutes on the course's 2-core machine.
+ROWS = {
+    "best: LSTM (ours) tuned": dict(cell="lstm", hidden=512, emb=64, layers=1, batch=64, block=128, steps=425,
+                                    lr=4e-3, reference=True),
+}
+
+
+def save(result: dict) -> None:
+    table = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    table[result["name"]] = result
+    RESULTS.write_text(json.dumps(table, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name")
+    parser.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--emb", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=425)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--reference", action="store_true", help="PyTorch's nn.LSTM/GRU/RNN instead of ours")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("COURSE_THREADS", "2")))
+    parser.add_argument("--rows", action="store_true", help="run the benchmark rows (ROWS)")
+    args = parser.parse_args()
+    jobs = ROWS.items() if args.rows else [(args.name or "run", dict(
+        cell=args.cell, hidden=args.hidden, emb=args.emb, layers=args.layers, batch=args.batch, block=args.block,
+        steps=args.steps, lr=args.lr, reference=args.reference))]
+    for name, config in jobs:
+        print(f"[charlm] {name}: {config}", flush=True)
+        result = run(name, threads=args.threads, **config)
+        save(result)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
