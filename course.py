@@ -6,6 +6,7 @@
     python3 course.py regenerate   set up (if needed), then re-execute every notebook in full mode, storing outputs
     python3 course.py bench        set up (if needed), then time every notebook (fast and full) and print the table
     python3 course.py html         export every notebook to build/html/ (figures and widget pictures included)
+    python3 course.py bench-charlm set up (if needed), then the character-LM benchmark rows (~3 min of training each)
     python3 course.py setup        only the set-up: virtual environment, packages, data
 
 The set-up is idempotent and quick when nothing changed: the virtual environment ``.venv`` is (re)installed only when
@@ -118,14 +119,33 @@ def test(args: list[str]) -> None:
 
 
 def regenerate(args: list[str]) -> None:
+    """Execute notebooks in full mode, in place, and record each one's run time and headline metrics in
+    benchmarks/full-mode-runs.json (the full-mode columns of `python3 course.py bench`)."""
+    import json
+    import time
+    from datetime import date
+
     setup()
     notebooks = args or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-    env = {k: v for k, v in os.environ.items() if k != "COURSE_FAST"}
-    env.update(COURSE_OFFLINE="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
+    threads = subprocess.run([PY, "-c", "from course_lib.runtime import pick_threads; print(pick_threads())"],
+                             capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
+    record_file = ROOT / "benchmarks" / "full-mode-runs.json"
+    record = json.loads(record_file.read_text()) if record_file.exists() else {}
     for nb in notebooks:
-        say(f"executing {nb} in full mode")
+        metrics_file = ROOT / "build" / "metrics.json"
+        metrics_file.parent.mkdir(exist_ok=True)
+        metrics_file.unlink(missing_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "COURSE_FAST"}
+        env.update(COURSE_OFFLINE="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1", COURSE_THREADS=threads,
+                   COURSE_METRICS=str(metrics_file))
+        say(f"executing {nb} in full mode ({threads} CPU threads)")
+        start = time.perf_counter()
         run([BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
              "--ExecutePreprocessor.timeout=-1", "--ExecutePreprocessor.kernel_name=python3", nb], cwd=ROOT, env=env)
+        record[Path(nb).stem] = {"seconds": round(time.perf_counter() - start, 1), "threads": int(threads),
+                                 "date": date.today().isoformat(),
+                                 "metrics": json.loads(metrics_file.read_text()) if metrics_file.exists() else {}}
+        record_file.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 # nbconvert's HTML shows a widget view (whose JavaScript comes from a CDN: blank offline) instead of the widget's PNG
@@ -149,8 +169,13 @@ def bench(args: list[str]) -> None:
     run([PY, ROOT / "benchmarks" / "run.py", *args], cwd=ROOT)
 
 
+def bench_charlm(args: list[str]) -> None:
+    setup()
+    run([PY, ROOT / "benchmarks" / "charlm.py", "--rows", *args], cwd=ROOT, env={**os.environ, "TQDM_DISABLE": "1"})
+
+
 COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate": regenerate, "bench": bench,
-            "html": html}
+            "html": html, "bench-charlm": bench_charlm}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

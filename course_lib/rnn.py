@@ -1,4 +1,4 @@
-"""Recurrent networks from scratch (notebooks 02-03): RNN, LSTM and GRU, and a character language model.
+"""Recurrent networks from scratch (notebooks 02-04): RNN, LSTM and GRU, and a character language model.
 
 Every module is batch-first and loops over the time steps with the equations written out. The equations are for
 column vectors, and the weights are stored in that orientation, which is also PyTorch's (``W_xh (H, D_in)``); code on
@@ -514,6 +514,30 @@ class TruncatedBPTT(nn.Module):
 
 def _batch_size(state) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+
+@torch.no_grad()
+def heldout_loss(model: CharLM, ids: torch.Tensor, streams: int = 16, block: int = 512) -> float:
+    """Mean next-character cross-entropy (nats/char) of ``model`` on a whole text, read as continuous text.
+
+    The text is cut into ``streams`` parallel pieces that are read block by block with the state carried over, as
+    during training: only the first character of each piece is predicted from an empty state. Every character except
+    the last ``len(ids) % streams`` and the very first of each piece is scored exactly once.
+    """
+    if ids.ndim != 1 or len(ids) < 2 * streams:
+        raise ValueError(f"ids must be a 1-D text of at least {2 * streams} tokens, got shape {tuple(ids.shape)}")
+    device = model.head.weight.device
+    was_training = model.training
+    model.eval()
+    n = (len(ids) - 1) // streams  # predictions per stream
+    x_all = ids[: n * streams].view(streams, n).to(device)  # (S, n)
+    y_all = ids[1 : n * streams + 1].view(streams, n).to(device)  # (S, n): the next characters
+    total, state = 0.0, None
+    for start in range(0, n, block):
+        logits, state = model(x_all[:, start : start + block], state)  # (S, b, V)
+        total += float(lm_loss(logits, y_all[:, start : start + block])) * logits.shape[0] * logits.shape[1]
+    model.train(was_training)
+    return total / (n * streams)
 
 
 def lm_loss(output, y: torch.Tensor) -> torch.Tensor:

@@ -30,13 +30,21 @@ SHOTS = ROOT / "build" / "browser-screenshots"
 README_SHOTS = ROOT / "docs" / "screenshots"
 
 # What a learner does with each widget, per notebook, in the order the widgets appear.
-# An action is (kind, control index, argument): ("slider", i, presses), ("dropdown", i, option), ("toggle", i, label).
+# An action is (kind, control index, argument): ("slider", i, presses), ("dropdown", i, option), ("toggle", i, label),
+# ("text", i, text typed then Enter), ("play", i, None) pressing Play (keep it last: it goes on changing the picture).
 WIDGETS = {
     "notebooks/00-getting-started.ipynb": [
         ("activation-explorer", [("slider", 0, 3), ("dropdown", 0, "leaky ReLU"), ("slider", 1, 5)]),
     ],
     "notebooks/01-nn-basics.ipynb": [
         ("prediction-explorer", [("slider", 0, 3), ("toggle", 0, "mistakes"), ("slider", 0, 1)]),
+    ],
+    "notebooks/03-lstm.ipynb": [
+        ("lstm-gate-explorer", [("text", 0, "Hamlet: To be, or not to be, that is the question."),
+                                ("dropdown", 1, "line start"), ("slider", 0, 4), ("play", 0, None)]),
+    ],
+    "notebooks/04-gru.ipynb": [
+        ("gru-gate-explorer", [("dropdown", 0, "Julius Caesar, Act III"), ("slider", 0, 3), ("play", 0, None)]),
     ],
 }
 
@@ -173,6 +181,12 @@ def operate_widget(page, box, name: str, actions, shots: Path, timeout_ms: int =
             box.locator(".widget-dropdown select").nth(index).select_option(argument)
         elif kind == "toggle":
             box.locator(".widget-toggle-buttons").nth(index).get_by_role("button", name=argument).click()
+        elif kind == "text":
+            field = box.locator(".widget-text input").nth(index)
+            field.fill(argument)
+            field.press("Enter")
+        elif kind == "play":
+            box.locator(".widget-play button").first.click()
         else:
             raise ValueError(f"unknown action {kind!r}")
         if not _changed(page, image, old_src, timeout_ms):

@@ -5,6 +5,7 @@ from torch import nn
 
 from course_lib.data import CharVocab
 from course_lib.rnn import GRU, LSTM, RNN, CharLM, CharLMConfig, TruncatedBPTT, detach_state, lm_loss
+from course_lib.rnn import heldout_loss as rnn_heldout
 
 # Our class, PyTorch's class, and the gate letters in PyTorch's packing order (written here, not read from the library).
 CELLS = {"rnn": (RNN, nn.RNN, "h"), "lstm": (LSTM, nn.LSTM, "ifgo"), "gru": (GRU, nn.GRU, "rzn")}
@@ -367,3 +368,19 @@ def test_truncated_bptt_carries_the_state_but_not_the_gradient():
     tbptt.train()
     tbptt(torch.randint(7, (3, 6)))  # another batch size: starts over instead of failing
     assert tbptt.state[0].shape == (1, 3, 5)
+
+
+def test_heldout_loss_reads_the_text_as_one_stream():
+    torch.manual_seed(0)
+    model = CharLM(vocab_size=5, cell="gru", emb=3, hidden=4).double()
+    ids = torch.randint(5, (61,))
+    logits, _ = model(ids[None, :-1])  # the whole text in one pass, one stream
+    expected = lm_loss(logits, ids[None, 1:]).item()
+    assert abs(rnn_heldout(model, ids, streams=1, block=7) - expected) < 1e-9  # blocks with the state carried = one pass
+    two = rnn_heldout(model, ids, streams=2, block=100)
+    first, _ = model(ids[None, :30])
+    second, _ = model(ids[None, 30:60])
+    by_hand = (lm_loss(first, ids[None, 1:31]).item() + lm_loss(second, ids[None, 31:61]).item()) / 2
+    assert abs(two - by_hand) < 1e-9
+    with pytest.raises(ValueError, match="1-D"):
+        rnn_heldout(model, ids[:3], streams=2)
