@@ -87,6 +87,17 @@ class _Layer(nn.Module):
         return list(x_proj.unbind(dim=1))  # T × (B, G·H)
 
 
+def _stack_steps(outputs: list[torch.Tensor], gates: dict[str, list[torch.Tensor]] | None):
+    """Per-step lists -> ``outputs (B, T, H)`` and, when gates were recorded, a dict of ``(B, T, H)`` tensors with the
+    hidden states added as ``"h"``."""
+    out = torch.stack(outputs, dim=1)  # (B, T, H)
+    if gates is None:
+        return out, None
+    recorded = {k: torch.stack(v, dim=1) for k, v in gates.items()}  # (B, T, H) each
+    recorded["h"] = out
+    return out, recorded
+
+
 class RNNLayer(_Layer):
     """Elman RNN layer: ``h_t = tanh(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh)``."""
 
@@ -133,11 +144,7 @@ class LSTMLayer(_Layer):
             if record:
                 for k, v in zip(("i", "f", "g", "o", "c"), (i, f, g, o, c)):
                     gates[k].append(v)
-        out = torch.stack(outputs, dim=1)  # (B, T, H)
-        recorded = None
-        if record:
-            recorded = {k: torch.stack(v, dim=1) for k, v in gates.items()}  # (B, T, H) each
-            recorded["h"] = out
+        out, recorded = _stack_steps(outputs, gates if record else None)
         return out, (h, c), recorded
 
 
@@ -170,11 +177,7 @@ class GRULayer(_Layer):
             if record:
                 for k, v in zip(("r", "z", "n"), (r, z, n)):
                     gates[k].append(v)
-        out = torch.stack(outputs, dim=1)  # (B, T, H)
-        recorded = None
-        if record:
-            recorded = {k: torch.stack(v, dim=1) for k, v in gates.items()}  # (B, T, H) each
-            recorded["h"] = out
+        out, recorded = _stack_steps(outputs, gates if record else None)
         return out, (h,), recorded
 
 
