@@ -156,8 +156,9 @@ class GRULayer(_Layer):
         n_t = tanh(W_xn x_t + b_xn + r_t ⊙ (W_hn h_{t-1} + b_hn))
         h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
-    Some texts (Chung et al., 2014, and many tutorials) swap the roles: ``h_t = z_t ⊙ n_t + (1 - z_t) ⊙ h_{t-1}``. Both learn
-    the same functions; only the meaning of ``z`` flips (here ``z ≈ 1`` keeps the old state).
+    This is also Cho et al.'s original form. Some texts (Chung et al., 2014, and many tutorials) swap the roles:
+    ``h_t = z_t ⊙ n_t + (1 - z_t) ⊙ h_{t-1}``. Both learn the same functions; only the meaning of ``z`` flips (here
+    ``z ≈ 1`` keeps the old state).
     """
 
     GATES = ("r", "z", "n")
