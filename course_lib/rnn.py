@@ -28,6 +28,8 @@ LSTM; with ``return_gates=True`` also a dict of ``(B, T, H)`` tensors for the to
 from __future__ import annotations
 
 import math
+import numbers
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +37,45 @@ from torch import nn
 from torch.nn import functional as F
 
 State = tuple[torch.Tensor, ...]  # one layer's state: (h,) or (h, c), each (B, H)
+
+#: The largest model the constructors build: 250 million parameters, 1 GB in float32 (about four times that while
+#: training with Adam). ``LSTM(10, 20000)`` would need 1.6 billion (6.4 GB): it is refused before any memory is taken.
+MAX_PARAMETERS = 250_000_000
+#: The most characters :meth:`CharLM.generate` samples in one call: at about a millisecond a character, well over a
+#: minute for a small model. ``n=10**9`` would run for days.
+MAX_GENERATE = 100_000
+
+
+def _check_budget(count: int, what: str) -> None:
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{what} would have {count:,} parameters ({count * 4 / 1e9:.1f} GB in float32), more than "
+                         f"the limit of {MAX_PARAMETERS:,} ({MAX_PARAMETERS * 4 / 1e9:.0f} GB): choose smaller sizes")
+
+
+def _check_count(name: str, value, minimum: int = 1) -> int:
+    """``value`` must be an integer (Python or NumPy, not bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _stack_parameters(gates: int, input_size: int, hidden_size: int, num_layers: int) -> int:
+    """Parameters of a recurrent stack: per layer and gate ``W_x (H, D_in)``, ``W_h (H, H)`` and two biases."""
+    first = gates * (hidden_size * input_size + hidden_size * hidden_size + 2 * hidden_size)
+    rest = gates * (2 * hidden_size * hidden_size + 2 * hidden_size)
+    return first + (num_layers - 1) * rest
+
+
+@contextmanager
+def _eval_mode(model: nn.Module):
+    """Eval mode inside the block; afterwards every submodule gets back its own mode, also when the block raises."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -49,6 +90,8 @@ class _Layer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
+        input_size, hidden_size = _check_count("input_size", input_size), _check_count("hidden_size", hidden_size)
+        _check_budget(_stack_parameters(len(self.GATES), input_size, hidden_size, 1), f"this {type(self).__name__}")
         self.input_size, self.hidden_size = input_size, hidden_size
         for g in self.GATES:  # e.g. LSTM: W_xi, W_hi, b_xi, b_hi, W_xf, ...
             self.register_parameter(f"W_x{g}", nn.Parameter(torch.empty(hidden_size, input_size)))
@@ -73,6 +116,33 @@ class _Layer(nn.Module):
         ``gates`` is a dict of ``(B, T, H)`` tensors when ``record`` is true, else ``None``.
         """
         raise NotImplementedError
+
+    N_STATES = 1  # (h,); the LSTM layer has (h, c)
+
+    def _check(self, x, state) -> None:
+        """One layer's inputs: ``x (B, T, D_in)`` and a tuple of ``N_STATES`` tensors ``(B, H)`` (not ``(1, B, H)``:
+        that is the stack's form)."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != self.input_size or x.shape[1] == 0:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a tensor (B, T, D_in) with T >= 1 and D_in={self.input_size}, got {got}")
+        weight = getattr(self, f"W_x{self.GATES[0]}")  # (H, D_in)
+        if x.dtype != weight.dtype or x.device != weight.device:
+            raise TypeError(f"x is {x.dtype} on {x.device} but the parameters are {weight.dtype} on {weight.device}: "
+                            f"convert x with x.to({weight.dtype})")
+        names = ("h", "c")[: self.N_STATES]
+        form = "(h,)" if self.N_STATES == 1 else "(h, c)"
+        expected = (x.shape[0], self.hidden_size)
+        if not isinstance(state, (tuple, list)) or len(state) != self.N_STATES:
+            count = f" of {len(state)}" if isinstance(state, (tuple, list)) else ""
+            raise ValueError(f"state must be a tuple {form} of tensors of shape (B, H) = {expected}, got "
+                             f"{type(state).__name__}{count}")
+        for name, s in zip(names, state):
+            if not isinstance(s, torch.Tensor) or tuple(s.shape) != expected:
+                got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                raise ValueError(f"state {name} must have shape (B, H) = {expected}, got {got}")
+            if s.dtype != x.dtype or s.device != x.device:
+                raise TypeError(f"state {name} is {s.dtype} on {s.device}, x is {x.dtype} on {x.device}: "
+                                "they must match")
 
     # Speed, shared by the three layers. The readable version computes every gate from its own two matrices at every
     # step. We compute exactly the same numbers faster:
@@ -104,6 +174,7 @@ class RNNLayer(_Layer):
     GATES = ("h",)
 
     def forward(self, x, state, record=False):
+        self._check(x, state)
         (h,) = state  # (B, H)
         x_proj = self._input_projection(x, self.b_xh + self.b_hh)  # T × (B, H): W_xh x_t + b_xh + b_hh
         W_hh_T = self.W_hh.T  # (H, H)
@@ -127,8 +198,10 @@ class LSTMLayer(_Layer):
     """
 
     GATES = ("i", "f", "g", "o")
+    N_STATES = 2
 
     def forward(self, x, state, record=False):
+        self._check(x, state)
         h, c = state  # (B, H) each
         # Both biases are plain additions in every gate, so they join the precomputed input part.
         x_proj = self._input_projection(x, self.stacked("b_x") + self.stacked("b_h"))  # T × (B, 4H)
@@ -164,6 +237,7 @@ class GRULayer(_Layer):
     GATES = ("r", "z", "n")
 
     def forward(self, x, state, record=False):
+        self._check(x, state)
         (h,) = state  # (B, H)
         H = self.hidden_size
         x_proj = self._input_projection(x, self.stacked("b_x"))  # T × (B, 3H): W_x x_t + b_x
@@ -187,7 +261,11 @@ class GRULayer(_Layer):
 # ----------------------------------------------------------------------------------------------------------------------
 
 class _Recurrent(nn.Module):
-    """A stack of ``num_layers`` layers; layer l+1 reads the outputs of layer l. Batch-first."""
+    """A stack of ``num_layers`` layers; layer l+1 reads the outputs of layer l. Batch-first.
+
+    Sizes are integers >= 1, and a stack of more than :data:`MAX_PARAMETERS` parameters is refused before any memory
+    is taken (``LSTM(10, 20000)`` would need 6.4 GB).
+    """
 
     layer_cls: type[_Layer] = _Layer
     torch_cls: type[nn.RNNBase] = nn.RNNBase
@@ -195,9 +273,10 @@ class _Recurrent(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        input_size, hidden_size, num_layers = (_check_count(name, value) for name, value in (
+            ("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)))
+        _check_budget(_stack_parameters(len(self.layer_cls.GATES), input_size, hidden_size, num_layers),
+                      f"this {type(self).__name__}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.layers = nn.ModuleList(
             self.layer_cls(input_size if l == 0 else hidden_size, hidden_size) for l in range(num_layers))
@@ -222,10 +301,14 @@ class _Recurrent(nn.Module):
                              f"got shape {tuple(x.shape)} ({x.shape[-1]} features)")
         if x.shape[1] == 0:
             raise ValueError(f"x has no time steps (T = 0, shape {tuple(x.shape)}): a sequence needs T >= 1")
-        dtype = next(self.parameters()).dtype
+        weight = next(self.parameters())
+        dtype = weight.dtype
         if x.dtype != dtype:
             raise TypeError(f"x has dtype {x.dtype} but the parameters are {dtype}: "
                             f"convert one of them (x.to({dtype}) or model.to({x.dtype}))")
+        if x.device != weight.device:
+            raise ValueError(f"x is on {x.device} but the model is on {weight.device}: move it with "
+                             f"x.to({str(weight.device)!r})")
 
     def _initial_state(self, x: torch.Tensor, state) -> tuple[torch.Tensor, ...]:
         """``state`` in PyTorch's form -> a tuple of ``(num_layers, B, H)`` tensors (zeros for ``None``)."""
@@ -248,6 +331,9 @@ class _Recurrent(nn.Module):
                                  f"got {tuple(s.shape)}")
             if s.dtype != x.dtype:
                 raise TypeError(f"state {name} has dtype {s.dtype}, x has {x.dtype}: they must match")
+            if s.device != x.device:
+                raise ValueError(f"state {name} is on {s.device}, x is on {x.device}: move it with "
+                                 f"{name}.to({str(x.device)!r})")
         return parts
 
     # --- forward ------------------------------------------------------------------------------------------------------
@@ -398,14 +484,18 @@ class CharLMConfig:
     reference: bool = False
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
         for name in ("vocab_size", "emb", "hidden", "num_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            setattr(self, name, _check_count(name, getattr(self, name)))
+        if (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
+                or not 0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        gates = len(CELLS[self.cell][0].layer_cls.GATES)
+        total = (self.vocab_size * self.emb + _stack_parameters(gates, self.emb, self.hidden, self.num_layers)
+                 + self.hidden * self.vocab_size + self.vocab_size)
+        _check_budget(total, f"this CharLM (vocab_size={self.vocab_size}, emb={self.emb}, hidden={self.hidden}, "
+                             f"num_layers={self.num_layers})")
 
 
 class CharLM(nn.Module):
@@ -421,6 +511,10 @@ class CharLM(nn.Module):
             config = CharLMConfig(**kwargs)
         elif kwargs:
             raise TypeError(f"give either a CharLMConfig or keyword arguments, not both (got {sorted(kwargs)})")
+        elif not isinstance(config, CharLMConfig):
+            hint = (f": for a vocabulary of {config} characters write CharLM(vocab_size={config})"
+                    if isinstance(config, numbers.Integral) and not isinstance(config, bool) else "")
+            raise TypeError(f"config must be a CharLMConfig, got {type(config).__name__}{hint}")
         self.config = config
         ours, theirs = CELLS[config.cell]
         self.embed = nn.Embedding(config.vocab_size, config.emb)
@@ -439,6 +533,10 @@ class CharLM(nn.Module):
             raise TypeError(f"idx must be an integer tensor of token ids (B, T), got {got}")
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"idx must have shape (B, T) with T >= 1, got {tuple(idx.shape)}")
+        device = self.embed.weight.device
+        if idx.device != device:
+            raise ValueError(f"idx is on {idx.device} but the model is on {device}: move it with "
+                             f"idx.to({str(device)!r})")
         if idx.numel() and (idx.min() < 0 or idx.max() >= V):
             raise ValueError(f"idx must hold ids in 0..{V - 1}, got values in {int(idx.min())}..{int(idx.max())}")
         x = self.embed(idx)  # (B, T, emb)
@@ -451,10 +549,15 @@ class CharLM(nn.Module):
                  generator: torch.Generator | None = None) -> str:
         """Feed ``prompt``, then sample ``n`` characters one at a time, carrying the state. Returns prompt + sample.
 
-        Each character is drawn from ``softmax(logits / temperature)``: below 1 sharper, above 1 more random.
-        Runs in eval mode (no dropout) and restores the training mode afterwards. Pass a seeded CPU
-        ``torch.Generator`` for a reproducible sample.
+        Each character is drawn from ``softmax(logits / temperature)``: below 1 sharper, above 1 more random;
+        ``temperature`` is a finite number > 0 (a tiny one samples the most likely character, without overflowing).
+        Runs in eval mode (no dropout) and restores the training mode afterwards, also after an error. Pass a seeded
+        CPU ``torch.Generator`` for a reproducible sample. ``n`` is at most :data:`MAX_GENERATE`; a larger request is
+        refused before anything runs (generate in pieces, carrying on from the text so far, if you really need more).
         """
+        if not all(hasattr(vocab, a) for a in ("encode", "decode", "unseen", "__len__")):
+            raise TypeError(f"vocab must be the CharVocab the model was trained with (data.CharVocab), "
+                            f"got {type(vocab).__name__}")
         if len(vocab) != self.config.vocab_size:
             raise ValueError(f"vocab has {len(vocab)} characters, the model was built for {self.config.vocab_size}")
         if not isinstance(prompt, str) or not prompt:
@@ -463,31 +566,56 @@ class CharLM(nn.Module):
         if unseen and getattr(vocab, "unknown", None) is None:
             raise ValueError(f"prompt has characters not in the vocabulary: {unseen!r}; "
                              "use only characters of the training text")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"n (characters to generate) must be an integer >= 0, got {n!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if n > MAX_GENERATE:
+            raise ValueError(f"n={n:,} characters is more than one call generates (at most {MAX_GENERATE:,}, "
+                             f"about a minute or more): ask for fewer")
+        n = int(n)
+        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
+                or not (math.isfinite(temperature) and temperature > 0)):
+            raise ValueError(f"temperature must be a finite number > 0 (1.0: the model's own probabilities), "
+                             f"got {temperature!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+                            f"got {type(generator).__name__}")
+        if generator is not None and generator.device.type != "cpu":
+            raise ValueError(f"generator must be a CPU generator (the sampling runs on the CPU), got one on "
+                             f"{generator.device}: use torch.Generator().manual_seed(seed)")
         device = self.head.weight.device
-        was_training = self.training
-        self.eval()
-        try:
+        with _eval_mode(self):
             idx = vocab.encode(prompt).to(device).unsqueeze(0)  # (1, len(prompt))
             logits, state = self(idx)  # (1, len(prompt), V)
             new_ids: list[int] = []
             for step in range(n):
-                probs = torch.softmax(logits[0, -1].double() / temperature, dim=-1).cpu()  # (V,)
+                last = logits[0, -1].double()  # (V,)
+                scaled = last / temperature
+                if not torch.isfinite(scaled).all():  # a tiny temperature overflows: shift first (same softmax)
+                    if not torch.isfinite(last).all():
+                        raise ValueError("the model's logits are NaN or infinite: its weights are broken (did "
+                                         "training diverge?); retrain or reload it")
+                    scaled = (last - last.max()) / temperature
+                probs = torch.softmax(scaled, dim=-1).cpu()  # (V,)
                 next_id = int(torch.multinomial(probs, 1, generator=generator))
                 new_ids.append(next_id)
                 if step < n - 1:  # the last character needs no forward pass
                     logits, state = self(torch.tensor([[next_id]], device=device), state)  # (1, 1, V)
-        finally:
-            self.train(was_training)
-        return prompt + vocab.decode(new_ids)
+        return prompt + (vocab.decode(new_ids) if new_ids else "")  # n = 0: nothing to decode
 
 
 def detach_state(state):
-    """The same state cut off from the graph that computed it (``h_n`` or ``(h_n, c_n)``)."""
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+    """The same state cut off from the graph that computed it (``h_n`` or ``(h_n, c_n)``; ``None``, the empty initial
+    state, stays ``None``; a list stays a list)."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        bad = [type(s).__name__ for s in state if not isinstance(s, torch.Tensor)]
+        if bad:
+            raise TypeError(f"state must be h_n or (h_n, c_n), tensors; got a {type(state).__name__} holding {bad[0]}")
+        return type(state)(s.detach() for s in state)
+    if not isinstance(state, torch.Tensor):
+        raise TypeError(f"state must be h_n or (h_n, c_n), tensors; got {type(state).__name__}")
+    return state.detach()
 
 
 class TruncatedBPTT(nn.Module):
@@ -500,6 +628,11 @@ class TruncatedBPTT(nn.Module):
 
     def __init__(self, model: CharLM):
         super().__init__()
+        if not isinstance(model, nn.Module):
+            what = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+            raise TypeError(f"model must be a CharLM instance (TruncatedBPTT(CharLM(config))), got {what}")
+        if isinstance(model, TruncatedBPTT):
+            raise TypeError("model is already a TruncatedBPTT: wrap the CharLM once")
         self.model = model
         self.state = None
 
@@ -527,30 +660,63 @@ def heldout_loss(model: CharLM, ids: torch.Tensor, streams: int = 16, block: int
     The text is cut into ``streams`` parallel pieces that are read block by block with the state carried over, as
     during training: only the first character of each piece is predicted from an empty state. Every character except
     the last ``len(ids) % streams`` and the very first of each piece is scored exactly once.
+
+    ``model`` is a :class:`CharLM` (a :class:`TruncatedBPTT` wrapper is unwrapped: its stored state is neither used
+    nor changed); ``ids`` a 1-D integer tensor of token ids; ``streams`` and ``block`` integers >= 1. Runs in eval
+    mode and gives every submodule back its own mode afterwards, also after an error.
     """
+    if isinstance(model, TruncatedBPTT):
+        model = model.model
+    if not isinstance(model, CharLM):
+        raise TypeError(f"model must be a CharLM, got {type(model).__name__}")
+    streams, block = _check_count("streams", streams), _check_count("block", block)
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"ids must be a 1-D tensor of token ids (vocab.encode(text)), got {type(ids).__name__}")
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"ids must hold integer token ids (vocab.encode(text)), got dtype {ids.dtype}")
     if ids.ndim != 1 or len(ids) < 2 * streams:
-        raise ValueError(f"ids must be a 1-D text of at least {2 * streams} tokens, got shape {tuple(ids.shape)}")
+        hint = " (flatten it with ids.view(-1))" if ids.ndim > 1 else ""
+        raise ValueError(f"ids must be a 1-D text of at least {2 * streams} tokens (2 per stream, streams={streams}), "
+                         f"got shape {tuple(ids.shape)}{hint}")
+    V = model.config.vocab_size
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= V:
+        raise ValueError(f"ids must hold token ids in 0..{V - 1} (the model's vocabulary), got values in {lo}..{hi}: "
+                         "encode the text with the vocabulary the model was trained with")
     device = model.head.weight.device
-    was_training = model.training
-    model.eval()
     n = (len(ids) - 1) // streams  # predictions per stream
     x_all = ids[: n * streams].view(streams, n).to(device)  # (S, n)
     y_all = ids[1 : n * streams + 1].view(streams, n).to(device)  # (S, n): the next characters
     total, state = 0.0, None
-    for start in range(0, n, block):
-        logits, state = model(x_all[:, start : start + block], state)  # (S, b, V)
-        total += float(lm_loss(logits, y_all[:, start : start + block])) * logits.shape[0] * logits.shape[1]
-    model.train(was_training)
+    with _eval_mode(model):
+        for start in range(0, n, block):
+            logits, state = model(x_all[:, start : start + block], state)  # (S, b, V)
+            total += float(lm_loss(logits, y_all[:, start : start + block])) * logits.shape[0] * logits.shape[1]
     return total / (n * streams)
 
 
 def lm_loss(output, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of next-character prediction over all ``B·T`` positions.
 
-    ``output``: logits ``(B, T, V)`` or the ``(logits, state)`` pair that :class:`CharLM` returns; ``y (B, T)`` ids.
+    ``output``: logits ``(B, T, V)`` or the ``(logits, state)`` pair that :class:`CharLM` returns; ``y (B, T)`` ids,
+    every one in ``0..V-1``: a negative id is refused (``F.cross_entropy`` would silently skip -100, its ignore_index).
     """
-    logits = output[0] if isinstance(output, (tuple, list)) else output
+    logits = output[0] if isinstance(output, (tuple, list)) and len(output) > 0 else output
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"output must be logits (B, T, V) or the (logits, state) pair, got {type(logits).__name__}")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a tensor (B, T) of the next token ids, got {type(y).__name__}")
     if logits.ndim != 3 or tuple(y.shape) != tuple(logits.shape[:2]):
         raise ValueError(f"logits must be (B, T, V) and y (B, T), got {tuple(logits.shape)} and {tuple(y.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer token ids, got dtype {y.dtype}: use y.long()")
+    if logits.numel() == 0:
+        raise ValueError(f"logits {tuple(logits.shape)} hold no position to score: a batch needs B, T >= 1")
     B, T, V = logits.shape
+    if y.device != logits.device:
+        raise ValueError(f"y is on {y.device} but logits are on {logits.device}: move it with "
+                         f"y.to({str(logits.device)!r})")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= V:  # cross_entropy would fail on hi, and silently skip -100 (its ignore_index)
+        raise ValueError(f"y must hold token ids in 0..{V - 1} (V={V}), got values in {lo}..{hi}")
     return F.cross_entropy(logits.reshape(B * T, V), y.reshape(B * T))  # (B·T, V) against (B·T,)
