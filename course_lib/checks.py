@@ -229,3 +229,109 @@ def check_adding_baseline(value) -> bool | None:
     return _report("Exercise 3", _close(value, 1 / 6, 2e-3),
                    "the target is a sum of two independent U(0, 1) numbers: its mean is 1 and its variance is "
                    "2 · 1/12.")
+
+
+# notebook 05: attention ------------------------------------------------------------------------------------------------
+# These checks diagnose what is wrong with an answer (the graded hints and the solution are folded in the notebook).
+# Each one tries the answer on several fresh random inputs, so an answer that only fits one example does not pass.
+
+def _as_float64(value):
+    """A learner's tensor or array as a float64 tensor, or None when it is not numeric."""
+    try:
+        return torch.as_tensor(value).detach().to(torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def check_attention_by_hand(fn: Callable | None) -> bool | None:
+    """Exercise 05.1: ``fn(q, K, V)`` for one query ``q (d,)``, keys ``K (T, d)``, values ``V (T, d_v)`` returns
+    ``(context (d_v,), weights (T,))`` of dot-product attention (no scaling)."""
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    g = torch.Generator().manual_seed(int(torch.randint(1 << 30, (1,))))  # fresh inputs on every call
+    for T, d, d_v in ((5, 4, 3), (1, 2, 2), (9, 6, 1)):
+        q, K, V = (torch.randn(*shape, dtype=torch.float64, generator=g) for shape in ((d,), (T, d), (T, d_v)))
+        weights = torch.softmax(K @ q, dim=0)
+        context = weights @ V
+        try:
+            got = fn(q.clone(), K.clone(), V.clone())
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (T={T}, d={d}, d_v={d_v})")
+        if got is None:
+            return _not_attempted(name)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            return _report(name, False, f"return a pair (context, weights), got {type(got).__name__}")
+        got_context, got_weights = (_as_float64(v) for v in got)
+        if got_context is None or got_weights is None:
+            return _report(name, False, "context and weights must be tensors (or arrays) of numbers")
+        if got_context.shape == weights.shape and got_weights.shape == context.shape and T != d_v:
+            return _report(name, False, "the pair is in the wrong order: return (context, weights)")
+        if got_weights.shape != (T,) or got_context.shape != (d_v,):
+            return _report(name, False, f"for T={T} keys and values of size d_v={d_v}, weights must have shape ({T},) "
+                                        f"and context ({d_v},); got {tuple(got_weights.shape)} and "
+                                        f"{tuple(got_context.shape)}")
+        if not torch.allclose(got_weights.sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6):
+            return _report(name, False, "your weights do not sum to 1: the scores need a softmax over the keys")
+        if not torch.allclose(got_weights, weights, atol=1e-6):
+            return _report(name, False, "your weights sum to 1 but differ from softmax(K q): check the scores "
+                                        "(one dot product per key) and that nothing is scaled")
+        if not torch.allclose(got_context, context, atol=1e-6):
+            return _report(name, False, "the weights are right; the context is the weighted sum of the values")
+    return _report(name, True, "")
+
+
+def check_padding_mask(fn: Callable | None) -> bool | None:
+    """Exercise 05.2: ``fn(lengths, T)`` -> the boolean padding mask ``(B, 1, T)`` (True = may not attend) for a
+    batch whose rows have ``lengths`` real tokens followed by padding."""
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = torch.Generator().manual_seed(int(torch.randint(1 << 30, (1,))))
+    for B, T in ((3, 6), (1, 1), (5, 9)):
+        lengths = torch.randint(1, T + 1, (B,), generator=g)
+        expected = (torch.arange(T)[None, :] >= lengths[:, None])[:, None, :]  # (B, 1, T)
+        try:
+            got = fn(lengths.clone(), T)
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (lengths={lengths.tolist()}, "
+                                        f"T={T})")
+        if got is None:
+            return _not_attempted(name)
+        if not isinstance(got, torch.Tensor) or got.dtype != torch.bool:
+            kind = got.dtype if isinstance(got, torch.Tensor) else type(got).__name__
+            return _report(name, False, f"return a torch.bool tensor, got {kind}")
+        if got.shape == (B, T):
+            return _report(name, False, f"shape ({B}, {T}) has no query axis: the mask must broadcast to "
+                                        "(B, T_q, T_k), so give it shape (B, 1, T)")
+        if got.shape != (B, 1, T):
+            return _report(name, False, f"expected shape ({B}, 1, {T}), got {tuple(got.shape)}")
+        if torch.equal(got, ~expected):
+            return _report(name, False, "the mask is inverted: True means may NOT attend (padding), as in "
+                                        "nn.MultiheadAttention")
+        if not torch.equal(got, expected):
+            return _report(name, False, f"wrong positions for lengths={lengths.tolist()}, T={T}: position j of row b is "
+                                        "padding when j >= lengths[b]")
+    return _report(name, True, "")
+
+
+def check_dot_score_experiment(model, src_vocab, tgt_vocab) -> bool | None:
+    """Exercise 05.3: a date model trained with ``attention="dot"``; the check measures its exact match on 500
+    held-out dates itself and accepts 90% or more."""
+    name = "Exercise 3"
+    if model is None:
+        return _not_attempted(name)
+    from . import data, seq2seq
+
+    attention = getattr(getattr(model, "config", None), "attention", "not a Seq2Seq")
+    if attention != "dot":
+        return _report(name, False, f"the model must be a seq2seq.Seq2Seq with attention='dot', got {attention!r}")
+    try:
+        src, tgt = seq2seq.encode_pairs(data.date_task(500, seed=2026, split="val"), src_vocab, tgt_vocab)
+        exact = seq2seq.decode_accuracy(model, src.to(next(model.parameters()).device),
+                                        tgt.to(next(model.parameters()).device))["exact"]
+    except Exception as exc:  # a wrong vocabulary or a broken model: say what happened
+        return _report(name, False, f"evaluating your model raised {type(exc).__name__}: {exc}")
+    print(f"{name}: your dot-score model gets {exact:.1%} exact match on 500 held-out dates")
+    return _report(name, exact >= 0.9, "train it for as many steps as the additive model had, with the same learning "
+                                       "rate; compare the two loss curves")
