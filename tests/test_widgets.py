@@ -38,7 +38,7 @@ def test_controller_refuses_bad_values():
     c = ActivationExplorer()
     with pytest.raises(ValueError, match=r"x0 must be in \[-5.0, 5.0\]"):
         c.set(x0=9)
-    with pytest.raises(ValueError, match="activation must be one of"):
+    with pytest.raises(ValueError, match="name must be one of the activation options"):
         c.set(name="swish")
     with pytest.raises(TypeError, match="unknown setting"):
         c.set(colour="red")

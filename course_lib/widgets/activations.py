@@ -5,12 +5,14 @@ point ``x0`` shows what the derivative means: ``f(x) ≈ f(x0) + f'(x0) (x - x0)
 """
 from __future__ import annotations
 
+import math
+
 import ipywidgets as widgets
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import FigureController, WidgetView
+from .base import FigureController, WidgetView, check_choice, check_number
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
@@ -24,10 +26,17 @@ LEAK_RANGE = (0.0, 0.5)
 
 
 def activation_and_derivative(name: str, x: np.ndarray, leak: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """``f(x)`` and ``f'(x)`` (by autograd) for one of :data:`ACTIVATIONS`."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {name!r}")
-    t = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    """``f(x)`` and ``f'(x)`` (by autograd) for one of :data:`ACTIVATIONS`, at every point of ``x`` (numbers, an array
+    or a tensor; the result has ``x``'s shape, float64). ``leak`` is the leaky-ReLU slope for negative inputs."""
+    check_choice("name", name, ACTIVATIONS, "activation")
+    check_number("leak", leak, -math.inf, math.inf)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        values = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"x must be numbers (a float, a list, an array or a tensor), got {type(x).__name__}") from None
+    t = torch.tensor(values, requires_grad=True)
     fn = ACTIVATIONS[name]
     y = fn(t, leak) if name == "leaky ReLU" else fn(t)
     (grad,) = torch.autograd.grad(y.sum(), t)
@@ -62,12 +71,9 @@ class ActivationExplorer(FigureController):
         self._apply()
 
     def _validate(self, state: dict) -> None:
-        if state["name"] not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {state['name']!r}")
-        if not X_RANGE[0] <= state["x0"] <= X_RANGE[1]:
-            raise ValueError(f"x0 must be in [{X_RANGE[0]}, {X_RANGE[1]}], got {state['x0']}")
-        if not LEAK_RANGE[0] <= state["leak"] <= LEAK_RANGE[1]:
-            raise ValueError(f"leak must be in [{LEAK_RANGE[0]}, {LEAK_RANGE[1]}], got {state['leak']}")
+        check_choice("name", state["name"], ACTIVATIONS, "activation")
+        check_number("x0", state["x0"], *X_RANGE)
+        check_number("leak", state["leak"], *LEAK_RANGE)
 
     def _apply(self) -> None:
         name, x0, leak = self.state["name"], self.state["x0"], self.state["leak"]
@@ -75,7 +81,7 @@ class ActivationExplorer(FigureController):
         if key not in self._curves:
             self._curves[key] = activation_and_derivative(name, self.xs, leak)
         f, df = self._curves[key]
-        (f0,), (df0,) = activation_and_derivative(name, np.array([x0]), leak)
+        (f0,), (df0,) = activation_and_derivative(name, np.array([float(x0)]), leak)
         if not np.array_equal(self.f_line.get_ydata(), f):  # a new curve: axes and title change too
             self.f_line.set_data(self.xs, f)
             self.df_line.set_data(self.xs, df)

@@ -8,9 +8,89 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from .base import FigureController, WidgetView
+from .base import FigureController, WidgetView, check_choice, check_integer
 
 SHOW = ("all", "mistakes")
+PROB_TOLERANCE = 1e-3  # how far a row of probabilities may sum from 1 (float16/rounded inputs)
+
+
+def _as_array(name: str, value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return (value.float() if value.dtype == torch.bfloat16 else value).numpy()  # NumPy has no bfloat16
+    if isinstance(value, np.ndarray):
+        return value
+    raise TypeError(f"{name} must be a torch.Tensor or a NumPy array, got {type(value).__name__}")
+
+
+def check_predictions(images, probs, labels, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Check what :class:`PredictionExplorer` shows and return it as NumPy arrays and a list of names.
+
+    * ``images``: ``(N, height, width)``, or ``(N, 1, height, width)`` (the channel is dropped); finite numbers.
+    * ``probs``: ``(N, C)`` probabilities, each row in [0, 1] summing to 1 (within ``PROB_TOLERANCE``, or the
+      rounding of a half-precision row). Logits are
+      refused with the fix (``torch.softmax(logits, dim=1)``): shown as they are they would read "626%".
+    * ``labels``: ``(N,)`` class indices in ``[0, C-1]`` (integers, or floats holding whole numbers). ``(N, 1)`` and
+      one-hot ``(N, C)`` labels are refused with the fix (``labels.view(-1)`` / ``labels.argmax(1)``).
+    * ``classes``: a list of ``C`` class names (not a single string).
+    """
+    eps = (torch.finfo(probs.dtype).eps if isinstance(probs, torch.Tensor) and probs.is_floating_point()
+           else np.finfo(probs.dtype).eps if isinstance(probs, np.ndarray) and probs.dtype.kind == "f" else 0.0)
+    images, probs, labels = _as_array("images", images), _as_array("probs", probs), _as_array("labels", labels)
+    if isinstance(classes, str) or not isinstance(classes, (list, tuple)):
+        raise TypeError(f"classes must be a list of class names, got {type(classes).__name__} {classes!r:.60}")
+    classes = [str(name) for name in classes]
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]  # (N, 1, H, W) -> (N, H, W)
+    if images.ndim != 3:
+        hint = ""
+        if images.ndim == 2 and round(images.shape[1] ** 0.5) ** 2 == images.shape[1]:
+            side = round(images.shape[1] ** 0.5)
+            hint = f"; flattened images: pass images.reshape(-1, {side}, {side})"
+        raise ValueError(f"images must have shape (N, height, width) or (N, 1, height, width), "
+                         f"got {tuple(images.shape)}{hint}")
+    n = len(images)
+    if n == 0 or images.shape[1] == 0 or images.shape[2] == 0:
+        raise ValueError(f"images is empty (shape {tuple(images.shape)}): the explorer needs at least one image")
+    if images.dtype.kind not in "biuf":
+        raise TypeError(f"images must hold real numbers, got dtype {images.dtype}")
+    images = images.astype(np.float32)
+    if not np.isfinite(images).all():
+        raise ValueError("images contain NaN or infinite values")
+    if len(classes) == 0:
+        raise ValueError("classes is empty: name at least one class")
+    c = len(classes)
+    if probs.shape != (n, c):
+        raise ValueError(f"probs must have shape (N, C) = ({n}, {c}), one row per image and one column per class, "
+                         f"got {tuple(probs.shape)}")
+    if probs.dtype.kind not in "biuf":
+        raise TypeError(f"probs must hold real numbers, got dtype {probs.dtype}")
+    probs = probs.astype(np.float64)
+    if not np.isfinite(probs).all():
+        raise ValueError("probs contain NaN or infinite values")
+    sums = probs.sum(1)
+    tolerance = max(PROB_TOLERANCE, c * eps)  # a float16 row of 10 classes may be off by ~0.005
+    if probs.min() < -tolerance or probs.max() > 1 + tolerance or np.abs(sums - 1).max() > tolerance:
+        raise ValueError(f"probs must be probabilities: each row in [0, 1] and summing to 1; got values in "
+                         f"[{probs.min():.3g}, {probs.max():.3g}] with row sums in [{sums.min():.3g}, {sums.max():.3g}]. "
+                         "If these are a model's outputs (logits), pass torch.softmax(logits, dim=1)")
+    if labels.shape != (n,):
+        if labels.shape == (n, 1):
+            hint = "; pass labels.reshape(-1)"
+        elif labels.shape == (n, c):
+            hint = "; one-hot labels: pass labels.argmax(1)"
+        else:
+            hint = ""
+        raise ValueError(f"labels must have shape (N,) = ({n},), one class index per image, got "
+                         f"{tuple(labels.shape)}{hint}")
+    if labels.dtype.kind == "f" and np.isfinite(labels).all() and (labels == np.round(labels)).all():
+        labels = labels.astype(np.int64)  # 0.0, 1.0, ... are class indices too
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= c:
+        raise ValueError(f"labels must be class indices in [0, {c - 1}] (one per class name), got values in "
+                         f"[{labels.min()}, {labels.max()}]")
+    return images, probs, labels.astype(np.int64), classes
 
 
 class PredictionExplorer(FigureController):
@@ -18,18 +98,11 @@ class PredictionExplorer(FigureController):
 
     def __init__(self, images: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor, classes: list[str],
                  index: int = 0, show: str = "all"):
-        if images.ndim != 3:
-            raise ValueError(f"images must have shape (N, height, width), got {tuple(images.shape)}")
+        images, probs, labels, classes = check_predictions(images, probs, labels, classes)
         n, c = len(images), len(classes)
-        if probs.shape != (n, c) or labels.shape != (n,):
-            raise ValueError(f"expected probs ({n}, {c}) and labels ({n},), got {tuple(probs.shape)} and "
-                             f"{tuple(labels.shape)}")
         super().__init__(figsize=(8, 3.2))
-        self.images = images.detach().cpu().float().numpy()
-        self.probs = probs.detach().cpu().numpy()
-        self.labels = labels.detach().cpu().numpy()
+        self.images, self.probs, self.labels, self.classes = images, probs, labels, classes
         self.predicted = self.probs.argmax(1)
-        self.classes = list(classes)
         self.subsets = {"all": np.arange(n), "mistakes": np.flatnonzero(self.predicted != self.labels)}
         self.ax_img, self.ax_bar = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
         self.picture = self.ax_img.imshow(self.images[0], cmap="gray_r", vmin=self.images.min(), vmax=self.images.max())
@@ -50,18 +123,16 @@ class PredictionExplorer(FigureController):
         return len(self.subsets[show or self.state["show"]])
 
     def set(self, **changes) -> None:
-        if "show" in changes and changes["show"] != self.state["show"] and "index" not in changes:
+        if isinstance(changes.get("show"), str) and changes["show"] != self.state["show"] and "index" not in changes:
             changes["index"] = 0  # a new subset starts at its first image
         super().set(**changes)
 
     def _validate(self, state: dict) -> None:
-        if state["show"] not in SHOW:
-            raise ValueError(f"show must be one of {SHOW}, got {state['show']!r}")
+        check_choice("show", state["show"], SHOW)
         n = self.count(state["show"])
         if n == 0:
-            raise ValueError(f"there are no {state['show']} to show")
-        if not (isinstance(state["index"], (int, np.integer)) and 0 <= state["index"] < n):
-            raise ValueError(f"index must be an integer in [0, {n - 1}], got {state['index']!r}")
+            raise ValueError(f"show={state['show']!r}: there are no {state['show']} to show")
+        check_integer("index", state["index"], 0, n - 1)
 
     @property
     def image_number(self) -> int:
@@ -76,9 +147,9 @@ class PredictionExplorer(FigureController):
             bar.set_width(self.probs[k, j])
             bar.set_color("C2" if j == true else ("C3" if j == pred else "0.6"))
         verdict = "right" if pred == true else "wrong"
-        self.ax_img.set_title(f"#{k}: {self.classes[true]}", fontsize=10)
+        self.ax_img.set_title(f"#{k}: {self.classes[true]}", fontsize=10, parse_math=False)
         self.ax_bar.set_title(f"predicted {self.classes[pred]} ({self.probs[k, pred]:.0%}) - {verdict}", fontsize=10,
-                              color="C2" if verdict == "right" else "C3")
+                              color="C2" if verdict == "right" else "C3", parse_math=False)
 
 
 def prediction_explorer(images, probs, labels, classes, index: int = 0, show: str = "all") -> WidgetView:
