@@ -98,6 +98,41 @@ def widget_timings() -> list[tuple[str, float]]:
             texts = [val_text[k * 500 : k * 500 + 100] for k in range(1, 6)]
             rows.append(("LSTM gate explorer: new text (runs the model; explicit action, not a slider move)",
                          median_ms(lambda v: setattr(gview.controls["text"], "value", v), texts, repeats=1)))
+    from course_lib import seq2seq as s2s
+    from course_lib.widgets.attention import attention_explorer
+
+    torch.manual_seed(0)  # notebook 05's date model; the weights do not change the drawing time
+    src_vocab, tgt_vocab = s2s.date_vocabs()
+    model = s2s.Seq2Seq(s2s.Seq2SeqConfig(len(src_vocab), len(tgt_vocab), emb=16, hidden=128))
+
+    def run_model(text):
+        _, labels, weights = s2s.translate(model, text, src_vocab, tgt_vocab, max_len=12)
+        return labels, list(text), weights
+
+    first = "Wednesday, 27 September 1995"
+    aview = attention_explorer(*run_model(first), reveal=True, compute=run_model, text=first,
+                               query_name="output", key_name="input")
+    n_steps = aview.controller.weights.shape[2]
+    rows.append(("attention explorer (05): move step slider",
+                 median_ms(lambda v: setattr(aview.controls["step"], "value", v),
+                           [k % n_steps for k in range(1, 31)])))
+    dates = [text for text, _ in data.date_task(10, seed=4)]
+    rows.append(("attention explorer (05): new date (runs the model; explicit action, not a slider move)",
+                 median_ms(lambda v: setattr(aview.controls["text"], "value", v), dates, repeats=1)))
+    return rows
+
+
+def attention_rows() -> list[str]:
+    """Notebook 05's tuning runs (benchmarks/attention.py -> benchmarks/attention-tuning.json)."""
+    path = ROOT / "benchmarks" / "attention-tuning.json"
+    if not path.exists():
+        return ["", "(no attention tuning results yet: run `.venv/bin/python benchmarks/attention.py`)"]
+    rows = ["", "Notebook 05 tuning runs: each model and task at the notebook's step budget, held-out exact match by greedy "
+            "decoding (`benchmarks/attention.py`; the notebook trains each model with its best row):", "",
+            "| task | attention | learning rate | width | steps | held-out exact match |", "|---|---|---:|---:|---:|---:|"]
+    for r in json.loads(path.read_text())["runs"]:
+        rows.append(f"| {r['task']} | {r['attention'] or 'none'} | {r['lr']:g} | {r['hidden']} | {r['steps']} | "
+                    f"{r['exact']:.3f} |")
     return rows
 
 
@@ -158,6 +193,7 @@ def main(args: list[str]) -> None:
         full_text = f"{full_s:.1f} ({source})" if full_s == full_s else "not run"
         lines.append(f"| {path.stem} | {fast_s:.1f} | {full_text} | {ratio} | {metric_text} |")
     lines += charlm_rows()
+    lines += attention_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]
     for name, ms in widget_timings():
         lines.append(f"| {name} | {ms:.1f} | {'—' if 'explicit' in name else '≤ 50'} |")

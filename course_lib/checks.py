@@ -6,6 +6,7 @@ notebook still runs top to bottom. The return value is ``True`` / ``False``, or 
 from __future__ import annotations
 
 import math
+import random
 from typing import Callable
 
 import torch
@@ -243,75 +244,73 @@ def _as_float64(value):
         return None
 
 
-def check_attention_by_hand(fn: Callable | None) -> bool | None:
-    """Exercise 05.1: ``fn(q, K, V)`` for one query ``q (d,)``, keys ``K (T, d)``, values ``V (T, d_v)`` returns
-    ``(context (d_v,), weights (T,))`` of dot-product attention (no scaling)."""
+def _fresh_generator() -> torch.Generator:
+    """New random inputs on every call, without touching the notebook's seeded global generator."""
+    return torch.Generator().manual_seed(random.SystemRandom().randrange(1 << 30))
+
+
+def check_additive_scores(fn: Callable | None) -> bool | None:
+    """Exercise 05.1: ``fn(q, K, W_q, W_k, v)`` returns the additive scores ``e_j = v^T tanh(W_q q + W_k k_j)`` of
+    one query ``q (d_q,)`` against every key (the rows of ``K (T, d_k)``), as a ``(T,)`` tensor, without a loop."""
     name = "Exercise 1"
     if fn is None:
         return _not_attempted(name)
-    g = torch.Generator().manual_seed(int(torch.randint(1 << 30, (1,))))  # fresh inputs on every call
-    for T, d, d_v in ((5, 4, 3), (1, 2, 2), (9, 6, 1)):
-        q, K, V = (torch.randn(*shape, dtype=torch.float64, generator=g) for shape in ((d,), (T, d), (T, d_v)))
-        weights = torch.softmax(K @ q, dim=0)
-        context = weights @ V
+    g = _fresh_generator()
+    for T, d_q, d_k, h in ((5, 4, 3, 6), (1, 2, 2, 1), (9, 3, 7, 5)):
+        q, K = torch.randn(d_q, dtype=torch.float64, generator=g), torch.randn(T, d_k, dtype=torch.float64, generator=g)
+        W_q, W_k = (torch.randn(h, d, dtype=torch.float64, generator=g) for d in (d_q, d_k))
+        v = torch.randn(h, dtype=torch.float64, generator=g)
+        expected = torch.stack([v @ torch.tanh(W_q @ q + W_k @ k) for k in K])  # the definition, one key at a time
         try:
-            got = fn(q.clone(), K.clone(), V.clone())
+            got = fn(q.clone(), K.clone(), W_q.clone(), W_k.clone(), v.clone())
         except Exception as exc:  # a learner's function may fail in any way; say how
-            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (T={T}, d={d}, d_v={d_v})")
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (T={T} keys of size {d_k}, "
+                                        f"a query of size {d_q}, hidden size {h})")
         if got is None:
             return _not_attempted(name)
-        if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            return _report(name, False, f"return a pair (context, weights), got {type(got).__name__}")
-        got_context, got_weights = (_as_float64(v) for v in got)
-        if got_context is None or got_weights is None:
-            return _report(name, False, "context and weights must be tensors (or arrays) of numbers")
-        if got_context.shape == weights.shape and got_weights.shape == context.shape and T != d_v:
-            return _report(name, False, "the pair is in the wrong order: return (context, weights)")
-        if got_weights.shape != (T,) or got_context.shape != (d_v,):
-            return _report(name, False, f"for T={T} keys and values of size d_v={d_v}, weights must have shape ({T},) "
-                                        f"and context ({d_v},); got {tuple(got_weights.shape)} and "
-                                        f"{tuple(got_context.shape)}")
-        if not torch.allclose(got_weights.sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6):
-            return _report(name, False, "your weights do not sum to 1: the scores need a softmax over the keys")
-        if not torch.allclose(got_weights, weights, atol=1e-6):
-            return _report(name, False, "your weights sum to 1 but differ from softmax(K q): check the scores "
-                                        "(one dot product per key) and that nothing is scaled")
-        if not torch.allclose(got_context, context, atol=1e-6):
-            return _report(name, False, "the weights are right; the context is the weighted sum of the values")
+        got = _as_float64(got)
+        if got is None:
+            return _report(name, False, "return a tensor of scores, one per key")
+        if got.shape != (T,):
+            return _report(name, False, f"for T={T} keys the scores must have shape ({T},), got {tuple(got.shape)}; "
+                                        "with keys as rows, K @ W_k.T has one row per key")
+        if torch.allclose(got, torch.softmax(expected, 0), atol=1e-6):
+            return _report(name, False, "these are the weights (after a softmax); return the scores e_j before it")
+        if not torch.allclose(got, expected, atol=1e-6):
+            return _report(name, False, f"wrong scores for T={T}, d_q={d_q}, d_k={d_k}, hidden {h}: compare with the "
+                                        "loop of section 3 on the same inputs")
     return _report(name, True, "")
 
 
-def check_padding_mask(fn: Callable | None) -> bool | None:
-    """Exercise 05.2: ``fn(lengths, T)`` -> the boolean padding mask ``(B, 1, T)`` (True = may not attend) for a
-    batch whose rows have ``lengths`` real tokens followed by padding."""
+def check_causal_mask(fn: Callable | None) -> bool | None:
+    """Exercise 05.2: ``fn(T)`` -> the ``(T, T)`` boolean mask (True = may not attend) that lets query ``i`` see only
+    keys ``0..i``: a decoder reading its own outputs may not look at the future."""
     name = "Exercise 2"
     if fn is None:
         return _not_attempted(name)
-    g = torch.Generator().manual_seed(int(torch.randint(1 << 30, (1,))))
-    for B, T in ((3, 6), (1, 1), (5, 9)):
-        lengths = torch.randint(1, T + 1, (B,), generator=g)
-        expected = (torch.arange(T)[None, :] >= lengths[:, None])[:, None, :]  # (B, 1, T)
+    g = _fresh_generator()
+    for T in (int(torch.randint(5, 30, (1,), generator=g)), 4, 1):  # the largest first: its hint says most
+        expected = torch.ones(T, T, dtype=torch.bool).triu(1)
         try:
-            got = fn(lengths.clone(), T)
+            got = fn(T)
         except Exception as exc:  # a learner's function may fail in any way; say how
-            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (lengths={lengths.tolist()}, "
-                                        f"T={T})")
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (T={T})")
         if got is None:
             return _not_attempted(name)
         if not isinstance(got, torch.Tensor) or got.dtype != torch.bool:
             kind = got.dtype if isinstance(got, torch.Tensor) else type(got).__name__
             return _report(name, False, f"return a torch.bool tensor, got {kind}")
-        if got.shape == (B, T):
-            return _report(name, False, f"shape ({B}, {T}) has no query axis: the mask must broadcast to "
-                                        "(B, T_q, T_k), so give it shape (B, 1, T)")
-        if got.shape != (B, 1, T):
-            return _report(name, False, f"expected shape ({B}, 1, {T}), got {tuple(got.shape)}")
-        if torch.equal(got, ~expected):
-            return _report(name, False, "the mask is inverted: True means may NOT attend (padding), as in "
-                                        "nn.MultiheadAttention")
+        if got.shape != (T, T):
+            return _report(name, False, f"expected shape ({T}, {T}) (queries × keys), got {tuple(got.shape)}")
+        if T > 1 and torch.equal(got, ~expected):
+            return _report(name, False, "the mask is inverted: True means may NOT attend, as in nn.MultiheadAttention")
+        if T > 1 and torch.equal(got, expected.T):
+            return _report(name, False, "rows are queries and columns keys: query i may see keys 0..i, not i..T-1")
+        if T > 1 and torch.equal(got, torch.ones(T, T, dtype=torch.bool).triu(0)):
+            return _report(name, False, "a query may look at its own position: only keys after it are hidden")
         if not torch.equal(got, expected):
-            return _report(name, False, f"wrong positions for lengths={lengths.tolist()}, T={T}: position j of row b is "
-                                        "padding when j >= lengths[b]")
+            return _report(name, False, f"wrong positions for T={T}: entry (i, j) is True exactly when key j comes "
+                                        "after query i")
     return _report(name, True, "")
 
 

@@ -543,11 +543,13 @@ _DATE_PATTERNS = (
 )
 
 
-def parse_date(text: str) -> str:
+def parse_date(text: str, strict: bool = False) -> str:
     """The ISO form (``"1994-03-07"``) of a date written in one of the ``DATE_FORMATS``; ``ValueError`` otherwise.
 
     Checks what a learner might get wrong when typing a date for the model: the format, the month's name, a day that
-    does not exist (31 April), a weekday that does not match the date.
+    does not exist (31 April), a weekday that does not match the date. ``strict=True`` also refuses what
+    ``date_task`` never writes, so a model trained on it was never shown: other spellings of a format ("7/3/1994",
+    lower-case names) and years outside ``DATE_YEARS``.
     """
     if not isinstance(text, str):
         raise TypeError(f"the date must be a string, got {type(text).__name__}")
@@ -581,6 +583,12 @@ def parse_date(text: str) -> str:
             raise ValueError(f"{parts['wd']!r} is not a weekday name (Monday … Sunday, or Mon … Sun)")
         if weekday != day.weekday():
             raise ValueError(f"{day.isoformat()} is a {_WEEKDAYS[day.weekday()]}, not a {_WEEKDAYS[weekday]}")
+    if strict:
+        if not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
+            raise ValueError(f"the model was trained on the years {DATE_YEARS[0]}-{DATE_YEARS[1]}, not {day.year}")
+        forms = [write(day) for _, write in DATE_FORMATS]
+        if text.strip() not in forms:
+            raise ValueError(f"the model was trained on dates written exactly like these: {'; '.join(forms)}")
     return day.isoformat()
 
 

@@ -212,6 +212,7 @@ class Seq2Seq(nn.Module):
 
         The decoder's input at step t is ``<s>`` for t = 0 and the true ``tgt[:, t-1]`` after that.
         """
+        self._check_ids(src, "src", self.config.src_vocab_size)
         self._check_ids(tgt, "tgt", self.config.tgt_vocab_size)
         if tgt.shape[0] != src.shape[0]:
             raise ValueError(f"src and tgt batch sizes differ: {src.shape[0]} and {tgt.shape[0]}")
@@ -351,3 +352,29 @@ def random_batches(src: torch.Tensor, tgt: torch.Tensor, batch_size: int, seed: 
         return (s, t), t
 
     return next_batch
+
+
+def fit_seq2seq(attention: str | None, src: torch.Tensor, tgt: torch.Tensor, val_src: torch.Tensor,
+                val_tgt: torch.Tensor, steps: int, src_vocab_size: int, tgt_vocab_size: int, *, lr: float = 3e-3,
+                hidden: int = 128, emb: int = 16, batch_size: int = 100, seed: int = 0, live: bool = True,
+                desc: str = "training"):
+    """Notebook 05's one recipe, used for every model it compares (and by ``benchmarks/attention.py``):
+
+    Adam at ``lr`` with a one-cycle schedule (10% warm-up), gradient clipping at 1, random batches of ``batch_size``
+    (seeded), the loss on every real target token, held-out loss and teacher-forced token accuracy on the first 500
+    validation pairs five times during training. Returns ``(model, history)``.
+    """
+    from . import train
+
+    torch.manual_seed(seed)
+    model = Seq2Seq(Seq2SeqConfig(src_vocab_size, tgt_vocab_size, emb=emb, hidden=hidden, attention=attention))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # warm-up: 10% of the steps, and at least 2 (OneCycleLR cannot make a warm-up of less than one step)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
+                                                   pct_start=min(0.5, max(0.1, 2 / steps)))
+    held_out = [((val_src[:500], val_tgt[:500]), val_tgt[:500])]
+    history = train.fit(model, random_batches(src, tgt, batch_size, seed=seed), sequence_loss, optimizer,
+                        steps=steps, eval_batches=held_out, eval_every=max(1, steps // 5), metric=token_accuracy,
+                        metric_name="token accuracy (teacher-forced)", clip_grad_norm=1.0, scheduler=schedule,
+                        live=live, desc=desc)
+    return model, history

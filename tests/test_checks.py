@@ -58,3 +58,55 @@ def test_recurrent_checks(capsys):
     capsys.readouterr()
     checks.check_rnn_parameter_count(295_424)
     assert "two biases" in capsys.readouterr().out
+
+
+# notebook 05 ---------------------------------------------------------------------------------------------------------
+
+def test_check_additive_scores_right_wrong_and_fitted(capsys):
+    from course_lib import checks
+
+    def right(q, K, W_q, W_k, v):
+        return torch.tanh(q @ W_q.T + K @ W_k.T) @ v
+
+    fixed = torch.zeros(5)  # a fixed answer: fits at most one input, and the inputs are fresh on every call
+    assert checks.check_additive_scores(right) is True
+    assert checks.check_additive_scores(lambda q, K, W_q, W_k, v: torch.softmax(right(q, K, W_q, W_k, v), 0)) is False
+    assert "weights" in capsys.readouterr().out
+    assert checks.check_additive_scores(lambda q, K, W_q, W_k, v: fixed) is False
+    assert checks.check_additive_scores(lambda q, K, W_q, W_k, v: (K @ W_k.T) @ v) is False  # forgot the query
+    assert checks.check_additive_scores(lambda *a: 1 / 0) is False  # a crash is reported, not raised
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert checks.check_additive_scores(lambda *a: right(*a).float().numpy()) is True  # float32 NumPy is fine
+    assert checks.check_additive_scores(None) is None
+
+
+def test_check_causal_mask_right_wrong_and_fitted(capsys):
+    from course_lib import checks
+
+    assert checks.check_causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).triu(1)) is True
+    assert checks.check_causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1)) is False
+    assert "rows are queries" in capsys.readouterr().out
+    assert checks.check_causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).triu(1).logical_not()) is False
+    assert "inverted" in capsys.readouterr().out
+    assert checks.check_causal_mask(lambda T: torch.ones(T, T).triu(1)) is False  # float, not bool
+    four = torch.ones(4, 4, dtype=torch.bool).triu(1)
+    assert checks.check_causal_mask(lambda T: four) is False  # fits T = 4 only
+    assert checks.check_causal_mask(lambda T: None) is None
+
+
+def test_check_dot_score_experiment_judges_the_model_it_is_given(monkeypatch, capsys):
+    from course_lib import checks
+    from course_lib import seq2seq as s2s
+
+    src_vocab, tgt_vocab = s2s.date_vocabs()
+    dot = s2s.Seq2Seq(s2s.Seq2SeqConfig(len(src_vocab), len(tgt_vocab), emb=4, hidden=8, attention="dot"))
+    additive = s2s.Seq2Seq(s2s.Seq2SeqConfig(len(src_vocab), len(tgt_vocab), emb=4, hidden=8, attention="additive"))
+    assert checks.check_dot_score_experiment(None, src_vocab, tgt_vocab) is None
+    assert checks.check_dot_score_experiment(additive, src_vocab, tgt_vocab) is False  # not the dot score
+    assert checks.check_dot_score_experiment("a model", src_vocab, tgt_vocab) is False
+    assert checks.check_dot_score_experiment(dot, s2s.reversal_vocab(), tgt_vocab) is False  # wrong vocabulary
+    assert "raised" in capsys.readouterr().out
+    assert checks.check_dot_score_experiment(dot, src_vocab, tgt_vocab) is False  # untrained: far below 90%
+    monkeypatch.setattr(s2s, "decode_accuracy", lambda *a, **k: {"exact": 0.95, "token": 0.99})
+    assert checks.check_dot_score_experiment(dot, src_vocab, tgt_vocab) is True  # the threshold, on its own number
+    assert "95.0%" in capsys.readouterr().out

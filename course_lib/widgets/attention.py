@@ -13,6 +13,7 @@ Everything shown is precomputed; moving the step only updates the frame, the bar
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import ipywidgets as widgets
@@ -95,7 +96,7 @@ class AttentionMap(FigureController):
     # -- data ------------------------------------------------------------------------------------------------------
     def _validate(self, state: dict) -> None:
         for name in ("step", "layer", "head"):
-            if not isinstance(state[name], (int, np.integer)) or isinstance(state[name], bool):
+            if isinstance(state[name], (bool, np.bool_)) or not isinstance(state[name], numbers.Integral):
                 raise TypeError(f"{name} must be an integer, got {type(state[name]).__name__}")
         text = state["text"]
         if text not in self._data:
@@ -119,6 +120,8 @@ class AttentionMap(FigureController):
         super().set(**changes)
 
     # -- drawing ---------------------------------------------------------------------------------------------------
+    def _forget_drawn(self) -> None:
+        self._shown = None  # after a roll-back, rebuild the axes and bars for the restored input
     def _apply(self) -> None:
         self.query_labels, self.key_labels, self.weights = self._data[self.state["text"]]
         layer, head, step = self.state["layer"], self.state["head"], self.state["step"]
@@ -148,15 +151,14 @@ class AttentionMap(FigureController):
         self.ax_map.set_ylabel(_plural(self.query_name))
         self.ax_map.tick_params(axis="x", labelbottom=False)
         self.frame.set_width(T_k)
-        if self.bars is not None:
-            self.bars.remove()
-            self.animated = [a for a in self.animated if a not in self.bars]
+        for patch in list(self.ax_bar.patches):  # the previous input's bars
+            patch.remove()
         self.bars = self.ax_bar.bar(range(T_k), np.zeros(T_k), color="C1", width=0.8)
         self.ax_bar.set_xticks(range(T_k), show(self.key_labels), fontsize=9, family="monospace")
         self.ax_bar.set_xlabel(_plural(self.key_name))
-        if not self.animated:
-            self.animate(self.image, self.frame, self.title)
-        self.animate(*self.bars)
+        # a new list (never changed in place: a refused value rolls the controller back to a shallow copy)
+        self.animated = []
+        self.animate(self.image, self.frame, self.title, *self.bars)
         self._shown = (id(self.weights), layer, head)
         self.background_stale = True
 
@@ -172,7 +174,7 @@ def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = Fals
     L, H, T_q, _ = controller.weights.shape
     step = widgets.IntSlider(value=0, min=0, max=T_q - 1, description="step")
     play = widgets.Play(value=0, min=0, max=T_q - 1, interval=play_interval, description="play")
-    widgets.jslink((play, "value"), (step, "value"))
+    link = widgets.jslink((play, "value"), (step, "value"))
     controls: dict = {"step": step}
     if compute is not None:
         controls = {"text": widgets.Text(value=text, description="input", continuous_update=False,
@@ -182,6 +184,7 @@ def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = Fals
     if H > 1:
         controls["head"] = widgets.Dropdown(options=list(range(H)), value=0, description="head")
     view = WidgetView(controller, controls, extras=[play])
+    view.own(link)  # the link is a widget of its own: close it with the view
 
     def resize_step(change):  # after the view's own handler accepted (or refused) the new text
         n = controller.weights.shape[2]
