@@ -122,21 +122,35 @@ class AdditiveAttention(nn.Module):
         nn.init.uniform_(self.W_k, -bound_k, bound_k)
         nn.init.uniform_(self.v, -bound_v, bound_v)
 
-    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """``W_k k_j`` for every key, ``(B, T_k, hidden)``.
+
+        Speed: a decoder asks the same keys (the encoder states) once per output step, and ``W_k k_j`` does not depend
+        on the query. Computing it once per sequence and passing it as ``forward(..., projected_keys=...)`` saves one
+        ``(B, T_k, key_size) x (key_size, hidden)`` product per step, forward and backward; the result is the same.
+        """
+        return keys @ self.W_k.T  # (B, T_k, hidden)
+
+    def scores(self, query: torch.Tensor, keys: torch.Tensor, projected_keys: torch.Tensor | None = None
+               ) -> torch.Tensor:
         """``e (B, T_q, T_k)``: every query against every key."""
         q = query @ self.W_q.T  # (B, T_q, hidden)
-        k = keys @ self.W_k.T  # (B, T_k, hidden)
+        k = self.project_keys(keys) if projected_keys is None else projected_keys  # (B, T_k, hidden)
         # broadcast to every (query, key) pair: (B, T_q, 1, hidden) + (B, 1, T_k, hidden) -> (B, T_q, T_k, hidden)
         return torch.tanh(q[:, :, None, :] + k[:, None, :, :]) @ self.v  # (B, T_q, T_k)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                mask: torch.Tensor | None = None, projected_keys: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         _check_qkv(query, keys, values, same_size=False)
+        if projected_keys is not None and projected_keys.shape != (*keys.shape[:2], self.v.shape[0]):
+            raise ValueError(f"projected_keys must be project_keys(keys), of shape "
+                             f"{(*keys.shape[:2], self.v.shape[0])}, got {tuple(projected_keys.shape)}")
         if query.shape[-1] != self.W_q.shape[1] or keys.shape[-1] != self.W_k.shape[1]:
             raise ValueError(f"this AdditiveAttention takes queries of size {self.W_q.shape[1]} and keys of size "
                              f"{self.W_k.shape[1]}, got {query.shape[-1]} and {keys.shape[-1]}")
         if query.dtype != self.W_q.dtype:
             raise TypeError(f"inputs are {query.dtype} but the parameters are {self.W_q.dtype}; "
                             f"convert one of them (e.g. attention.to({query.dtype}))")
-        weights = softmax_weights(self.scores(query, keys), mask)  # (B, T_q, T_k)
+        weights = softmax_weights(self.scores(query, keys, projected_keys), mask)  # (B, T_q, T_k)
         return weights @ values, weights  # (B, T_q, d_v), (B, T_q, T_k)

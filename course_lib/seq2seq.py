@@ -165,6 +165,7 @@ class Seq2Seq(nn.Module):
         self.attention = AdditiveAttention(H, H, H) if config.attention == "additive" else None
         self.decoder = nn.GRUCell(config.emb + H, H)
         self.out = nn.Linear(2 * H, config.tgt_vocab_size)
+        self._projected = None  # (encoder outputs, their W_k projection): reused by every step of one pass
 
     # -- the two halves --------------------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -194,7 +195,9 @@ class Seq2Seq(nn.Module):
             return (weights[:, None, :] @ outputs)[:, 0], weights
         query = s_prev[:, None, :]  # (B, 1, H): one query per step
         if self.config.attention == "additive":
-            ctx, weights = self.attention(query, outputs, outputs, pad_mask)
+            if self._projected is None or self._projected[0] is not outputs:  # W_k h_j: once per input, not per step
+                self._projected = (outputs, self.attention.project_keys(outputs))
+            ctx, weights = self.attention(query, outputs, outputs, pad_mask, projected_keys=self._projected[1])
         else:
             ctx, weights = dot_product_attention(query, outputs, outputs, pad_mask)
         return ctx[:, 0], weights[:, 0]  # (B, H), (B, S)
@@ -220,10 +223,13 @@ class Seq2Seq(nn.Module):
         final = s  # h_S, the context of the model without attention
         y_prev = torch.full((src.shape[0],), BOS, dtype=torch.long, device=src.device)
         logits = []
-        for t in range(tgt.shape[1]):
-            step_logits, s, _ = self.step(y_prev, s, outputs, final, pad_mask)
-            logits.append(step_logits)
-            y_prev = tgt[:, t]
+        try:
+            for t in range(tgt.shape[1]):
+                step_logits, s, _ = self.step(y_prev, s, outputs, final, pad_mask)
+                logits.append(step_logits)
+                y_prev = tgt[:, t]
+        finally:
+            self._projected = None  # keep no tensor of this pass alive
         return torch.stack(logits, dim=1)  # (B, T, V)
 
     @torch.no_grad()
@@ -256,6 +262,7 @@ class Seq2Seq(nn.Module):
                 if bool(done.all()):
                     break
         finally:
+            self._projected = None
             self.train(was_training)
         return torch.stack(tokens, 1), (torch.stack(rows, 1) if rows else None)
 

@@ -33,6 +33,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from .data import _check_int  # one integer check for the library: a bool is not an integer
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 # More steps than any notebook needs by far (even at 1 ms a step this is almost 3 hours); a larger number is a typo.
@@ -75,16 +77,6 @@ def _describe(value) -> str:
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a NumPy array, a pandas object
         return f"a {type(value).__module__.split('.')[0]} {type(value).__name__} of shape {tuple(value.shape)}"
     return f"{type(value).__name__} {' '.join(repr(value).split())!s:.60}"
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high:,}, got {value:,}")
-    return int(value)
 
 
 def _check_module(model) -> None:
