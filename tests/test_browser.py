@@ -46,6 +46,9 @@ WIDGETS = {
     "notebooks/04-gru.ipynb": [
         ("gru-gate-explorer", [("dropdown", 0, "Julius Caesar, Act III"), ("slider", 0, 3), ("play", 0, None)]),
     ],
+    "notebooks/05-attention.ipynb": [
+        ("attention-explorer", [("text", 0, "Monday, 7 March 1994"), ("slider", 0, 6), ("play", 0, None)]),
+    ],
 }
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).

@@ -51,3 +51,36 @@ def test_html_export_shows_every_figure_and_widget_picture(tmp_path):
                 head = png.replace("\n", "")[:64]
                 assert any(s.replace("\n", "") == head for s in shown), f"{path.name}: a picture is missing in HTML"
                 base64.b64decode(png)
+
+
+def _table_rows(markdown: str) -> dict[str, str]:
+    """``{"05": "the row's text", ...}`` for every ``| NN | ...`` row of a Markdown table."""
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| (\d\d) \|.*$", markdown, flags=re.M)}
+
+
+def test_navigation_stays_true():
+    """00's and the README's tables link every notebook that exists and call only missing ones planned; every
+    notebook ends with a Next line that links the next notebook when it exists, and says planned when it does not."""
+    existing = {p.name[:2]: p.name for p in NOTEBOOKS}
+    course_table = "\n".join(c.source for c in nbformat.read(NOTEBOOKS[0], as_version=4).cells
+                             if c.cell_type == "markdown")
+    readme = (ROOT / "README.md").read_text()
+    for where, text, link in (("00's table", course_table, "{name}"), ("README's table", readme, "notebooks/{name}")):
+        rows = _table_rows(text)
+        assert set(rows) >= set(existing), f"{where} lacks notebooks {sorted(set(existing) - set(rows))}"
+        for number, row in rows.items():
+            if number in existing:
+                if number != "00" or where != "00's table":
+                    assert f"({link.format(name=existing[number])})" in row, f"{where}: {number} is not linked"
+                assert "planned" not in row, f"{where}: {number} exists but is called planned"
+            else:
+                assert "planned" in row, f"{where}: {number} does not exist but is not called planned"
+    for path in NOTEBOOKS:
+        last = nbformat.read(path, as_version=4).cells[-1].source
+        following = f"{int(path.name[:2]) + 1:02d}"
+        lines = [line for line in last.splitlines() if line.startswith("**Next:**")]
+        assert lines, f"{path.name} does not end with a **Next:** line"
+        if following in existing:
+            assert f"]({existing[following]})" in lines[-1], f"{path.name}: Next must link {existing[following]}"
+        else:
+            assert "planned" in lines[-1], f"{path.name}: Next points at {following}, which does not exist yet"
