@@ -29,8 +29,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-#: The largest network :func:`init_params` and :class:`MLP` build: 250 million parameters, 1 GB in float32 (and about
-#: four times that while training with Adam). Anything larger cannot be trained in a notebook on a laptop.
+#: The largest network :func:`init_params` and :class:`MLP` build — and the recurrent models of ``rnn``, which use this
+#: same limit: 250 million parameters, 1 GB in float32 (and about four times that while training with Adam). Anything
+#: larger cannot be trained in a notebook on a laptop.
 MAX_PARAMETERS = 250_000_000
 
 #: :func:`numerical_gradient` without ``max_entries`` checks at most this many entries (two calls of ``f`` each);
@@ -45,6 +46,7 @@ PARAM_SHAPES = {"W1": "(H, D)", "b1": "(H,)", "W2": "(C, H)", "b2": "(C,)"}
 # ----------------------------------------------------------------------------------------------------------------------
 
 def _check_size(name: str, value, minimum: int = 1) -> int:
+    """``value`` must be an integer (Python or NumPy, not bool) >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)

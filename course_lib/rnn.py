@@ -29,34 +29,23 @@ from __future__ import annotations
 
 import math
 import numbers
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .mlp import MAX_PARAMETERS, _check_budget
+from .mlp import _check_size as _check_count
+from .train import eval_mode
+
 State = tuple[torch.Tensor, ...]  # one layer's state: (h,) or (h, c), each (B, H)
 
-#: The largest model the constructors build: 250 million parameters, 1 GB in float32 (about four times that while
-#: training with Adam). ``LSTM(10, 20000)`` would need 1.6 billion (6.4 GB): it is refused before any memory is taken.
-MAX_PARAMETERS = 250_000_000
+# The largest model the constructors build is mlp.MAX_PARAMETERS, the course's one size limit (250 million parameters,
+# 1 GB in float32): ``LSTM(10, 20000)`` would need 1.6 billion (6.4 GB), so it is refused before any memory is taken.
 #: The most characters :meth:`CharLM.generate` samples in one call: at about a millisecond a character, well over a
 #: minute for a small model. ``n=10**9`` would run for days.
 MAX_GENERATE = 100_000
-
-
-def _check_budget(count: int, what: str) -> None:
-    if count > MAX_PARAMETERS:
-        raise ValueError(f"{what} would have {count:,} parameters ({count * 4 / 1e9:.1f} GB in float32), more than "
-                         f"the limit of {MAX_PARAMETERS:,} ({MAX_PARAMETERS * 4 / 1e9:.0f} GB): choose smaller sizes")
-
-
-def _check_count(name: str, value, minimum: int = 1) -> int:
-    """``value`` must be an integer (Python or NumPy, not bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _stack_parameters(gates: int, input_size: int, hidden_size: int, num_layers: int) -> int:
@@ -64,18 +53,6 @@ def _stack_parameters(gates: int, input_size: int, hidden_size: int, num_layers:
     first = gates * (hidden_size * input_size + hidden_size * hidden_size + 2 * hidden_size)
     rest = gates * (2 * hidden_size * hidden_size + 2 * hidden_size)
     return first + (num_layers - 1) * rest
-
-
-@contextmanager
-def _eval_mode(model: nn.Module):
-    """Eval mode inside the block; afterwards every submodule gets back its own mode, also when the block raises."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -583,7 +560,7 @@ class CharLM(nn.Module):
             raise ValueError(f"generator must be a CPU generator (the sampling runs on the CPU), got one on "
                              f"{generator.device}: use torch.Generator().manual_seed(seed)")
         device = self.head.weight.device
-        with _eval_mode(self):
+        with eval_mode(self):
             idx = vocab.encode(prompt).to(device).unsqueeze(0)  # (1, len(prompt))
             logits, state = self(idx)  # (1, len(prompt), V)
             new_ids: list[int] = []
@@ -688,7 +665,7 @@ def heldout_loss(model: CharLM, ids: torch.Tensor, streams: int = 16, block: int
     x_all = ids[: n * streams].view(streams, n).to(device)  # (S, n)
     y_all = ids[1 : n * streams + 1].view(streams, n).to(device)  # (S, n): the next characters
     total, state = 0.0, None
-    with _eval_mode(model):
+    with eval_mode(model):
         for start in range(0, n, block):
             logits, state = model(x_all[:, start : start + block], state)  # (S, b, V)
             total += float(lm_loss(logits, y_all[:, start : start + block])) * logits.shape[0] * logits.shape[1]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import train
 from .attention import AdditiveAttention, dot_product_attention
 
 PAD, BOS, EOS = 0, 1, 2
@@ -165,7 +166,6 @@ class Seq2Seq(nn.Module):
         self.attention = AdditiveAttention(H, H, H) if config.attention == "additive" else None
         self.decoder = nn.GRUCell(config.emb + H, H)
         self.out = nn.Linear(2 * H, config.tgt_vocab_size)
-        self._projected = None  # (encoder outputs, their W_k projection): reused by every step of one pass
 
     # -- the two halves --------------------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,10 +183,16 @@ class Seq2Seq(nn.Module):
         outputs, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])  # (B, S, H)
         return outputs, h_n[0], (src == PAD)[:, None, :]
 
+    def project_keys(self, outputs: torch.Tensor) -> torch.Tensor | None:
+        """``W_k h_j`` for the additive score, computed once per input and read by every decoder step (None
+        otherwise). See ``AdditiveAttention.project_keys``."""
+        return self.attention.project_keys(outputs) if self.config.attention == "additive" else None
+
     def context(self, s_prev: torch.Tensor, outputs: torch.Tensor, final: torch.Tensor, pad_mask: torch.Tensor,
-                uniform: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                uniform: bool = False, projected: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``c_t (B, H)`` and the weights ``(B, S)`` (None without attention). ``uniform=True`` replaces the learned
-        weights by equal weights on every real source token (an experiment: does the model use its weights?)."""
+        weights by equal weights on every real source token (an experiment: does the model use its weights?).
+        ``projected``: :meth:`project_keys` of ``outputs``, to skip recomputing it at every step."""
         if self.config.attention is None:
             return final, None
         if uniform:
@@ -195,16 +201,15 @@ class Seq2Seq(nn.Module):
             return (weights[:, None, :] @ outputs)[:, 0], weights
         query = s_prev[:, None, :]  # (B, 1, H): one query per step
         if self.config.attention == "additive":
-            if self._projected is None or self._projected[0] is not outputs:  # W_k h_j: once per input, not per step
-                self._projected = (outputs, self.attention.project_keys(outputs))
-            ctx, weights = self.attention(query, outputs, outputs, pad_mask, projected_keys=self._projected[1])
+            ctx, weights = self.attention(query, outputs, outputs, pad_mask, projected_keys=projected)
         else:
             ctx, weights = dot_product_attention(query, outputs, outputs, pad_mask)
         return ctx[:, 0], weights[:, 0]  # (B, H), (B, S)
 
-    def step(self, y_prev: torch.Tensor, s_prev: torch.Tensor, outputs, final, pad_mask, uniform: bool = False):
+    def step(self, y_prev: torch.Tensor, s_prev: torch.Tensor, outputs, final, pad_mask, uniform: bool = False,
+             projected: torch.Tensor | None = None):
         """One decoder step: ``y_prev (B,)`` ids, ``s_prev (B, H)`` -> ``logits (B, V)``, ``s_t (B, H)``, weights."""
-        c_t, weights = self.context(s_prev, outputs, final, pad_mask, uniform)
+        c_t, weights = self.context(s_prev, outputs, final, pad_mask, uniform, projected)
         s_t = self.decoder(torch.cat([self.tgt_embed(y_prev), c_t], dim=-1), s_prev)  # (B, H)
         logits = self.out(torch.cat([s_t, c_t], dim=-1))  # (B, V)
         return logits, s_t, weights
@@ -221,15 +226,13 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"src and tgt batch sizes differ: {src.shape[0]} and {tgt.shape[0]}")
         outputs, s, pad_mask = self.encode(src)
         final = s  # h_S, the context of the model without attention
+        projected = self.project_keys(outputs)
         y_prev = torch.full((src.shape[0],), BOS, dtype=torch.long, device=src.device)
         logits = []
-        try:
-            for t in range(tgt.shape[1]):
-                step_logits, s, _ = self.step(y_prev, s, outputs, final, pad_mask)
-                logits.append(step_logits)
-                y_prev = tgt[:, t]
-        finally:
-            self._projected = None  # keep no tensor of this pass alive
+        for t in range(tgt.shape[1]):
+            step_logits, s, _ = self.step(y_prev, s, outputs, final, pad_mask, projected=projected)
+            logits.append(step_logits)
+            y_prev = tgt[:, t]
         return torch.stack(logits, dim=1)  # (B, T, V)
 
     @torch.no_grad()
@@ -242,17 +245,15 @@ class Seq2Seq(nn.Module):
         """
         if not isinstance(max_len, int) or isinstance(max_len, bool) or not 1 <= max_len <= MAX_LEN:
             raise ValueError(f"max_len must be an integer in [1, {MAX_LEN}], got {max_len!r}")
-        was_training = self.training
-        self.eval()
-        try:
+        with train.eval_mode(self):
             outputs, s, pad_mask = self.encode(src)
-            final = s
+            final, projected = s, self.project_keys(outputs)
             B = src.shape[0]
             y = torch.full((B,), BOS, dtype=torch.long, device=src.device)
             done = torch.zeros(B, dtype=torch.bool, device=src.device)
             tokens, rows = [], []
             for _ in range(max_len):
-                logits, s, weights = self.step(y, s, outputs, final, pad_mask, uniform_attention)
+                logits, s, weights = self.step(y, s, outputs, final, pad_mask, uniform_attention, projected)
                 logits[:, :EOS] = float("-inf")  # <pad> and <s> are never outputs
                 y = logits.argmax(-1)  # (B,)
                 tokens.append(torch.where(done, torch.full_like(y, PAD), y))
@@ -261,9 +262,6 @@ class Seq2Seq(nn.Module):
                 done = done | (y == EOS)
                 if bool(done.all()):
                     break
-        finally:
-            self._projected = None
-            self.train(was_training)
         return torch.stack(tokens, 1), (torch.stack(rows, 1) if rows else None)
 
     @staticmethod
@@ -371,8 +369,6 @@ def fit_seq2seq(attention: str | None, src: torch.Tensor, tgt: torch.Tensor, val
     (seeded), the loss on every real target token, held-out loss and teacher-forced token accuracy on the first 500
     validation pairs five times during training. Returns ``(model, history)``.
     """
-    from . import train
-
     torch.manual_seed(seed)
     model = Seq2Seq(Seq2SeqConfig(src_vocab_size, tgt_vocab_size, emb=emb, hidden=hidden, attention=attention))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

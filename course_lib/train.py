@@ -25,6 +25,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -217,6 +218,20 @@ def _restore(modes: list[tuple[torch.nn.Module, bool]]) -> None:
         module.training = training
 
 
+@contextmanager
+def eval_mode(model: torch.nn.Module):
+    """Eval mode inside the block; afterwards every submodule gets back its own mode, also when the block raises.
+
+    (``model.train(was_training)`` would not do: it gives every submodule the top module's mode.)
+    """
+    modes = _modes(model)
+    model.eval()
+    try:
+        yield model
+    finally:
+        _restore(modes)
+
+
 def _scalar(name: str, value, what: str) -> torch.Tensor:
     """The value a loss or metric function returned, checked to be one number."""
     if not isinstance(value, (torch.Tensor, numbers.Real)) or isinstance(value, bool):
@@ -380,11 +395,9 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: Callable
     if metric is not None:
         _check_callable("metric", metric, "(output, y) -> number, e.g. train.accuracy")
     device = _device(device, model)
-    modes = _modes(model)
-    model.eval()
     total_loss = total_metric = 0.0
     count = 0
-    try:
+    with eval_mode(model):
         for i, batch in enumerate(batches):
             x, y = _to(batch, device, "batches", i)
             out = _call(model, x)
@@ -393,8 +406,6 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: Callable
             if metric is not None:
                 total_metric += float(_scalar("metric", metric(out, y), "for the batch")) * n
             count += n
-    finally:
-        _restore(modes)
     if count == 0:
         raise ValueError("batches yielded no batch: pass a non-empty list of (x, y) pairs "
                          "(a generator that was already read once is empty)")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
+from ..train import eval_mode
 from .base import FigureController, WidgetView, check_choice, check_integer
 
 MAX_CHARS = 120
@@ -82,15 +83,10 @@ def record_gates(model, vocab, text: str, recurrent=None) -> dict[str, np.ndarra
     if len(text) > longest:
         raise ValueError(f"text has {len(text)} characters; recording the gates of this model ({model.config.hidden} "
                          f"units) is limited to {longest} characters (about 256 MB): pass text[:{longest}]")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            x = model.embed(vocab.encode(text)[None].to(next(model.parameters()).device))  # (1, T, emb)
-            rnn_stack = recurrent if recurrent is not None else recurrent_with_gates(model)
-            _, _, gates = rnn_stack(x, return_gates=True)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        x = model.embed(vocab.encode(text)[None].to(next(model.parameters()).device))  # (1, T, emb)
+        rnn_stack = recurrent if recurrent is not None else recurrent_with_gates(model)
+        _, _, gates = rnn_stack(x, return_gates=True)
     return {name: g[0].cpu().numpy() for name, g in gates.items()}  # each (T, H)
 
 
