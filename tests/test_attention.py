@@ -5,7 +5,8 @@ import torch.nn.functional as F
 
 from course_lib import data, train
 from course_lib import seq2seq as s2s
-from course_lib.attention import AdditiveAttention, dot_product_attention
+from course_lib.attention import (AdditiveAttention, KVCache, MultiHeadAttention, dot_product_attention,
+                                  scaled_dot_product_attention)
 
 TOL = 1e-6
 
@@ -272,3 +273,148 @@ def test_fit_trains_a_seq2seq_model_with_tuple_inputs():
     with pytest.raises(ValueError, match="same number of rows"):
         train.fit(model, [((src[:5], tgt[:4]), tgt[:5])], s2s.sequence_loss, torch.optim.Adam(model.parameters()),
                   steps=1, live=False)
+
+
+# -- notebook 06: scaled dot-product and multi-head attention --------------------------------------------------------
+
+def _mha_inputs(B=3, T_q=4, T_k=6, d_model=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, T, d_model, generator=g, dtype=torch.float64, requires_grad=True)
+            for T in (T_q, T_k, T_k)]
+
+
+@pytest.mark.parametrize("mask_name", ["none", "padding", "causal", "full"])
+def test_scaled_dot_product_attention_equals_pytorch(mask_name):
+    q, k, v = _inputs(d_v=5)
+    mask = _masks()[mask_name]
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    # the definition, written out: softmax(q k^T / sqrt(d)) with -inf where masked
+    scores = q @ k.transpose(1, 2) / q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    assert (weights - torch.softmax(scores, -1)).abs().max() <= TOL
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else ~mask)
+    assert (out - reference).abs().max() <= TOL
+    grads = torch.autograd.grad((out * torch.arange(out.numel()).view(out.shape)).sum(), (q, k, v))
+    ref_grads = torch.autograd.grad((reference * torch.arange(out.numel()).view(out.shape)).sum(), (q, k, v))
+    for a, b in zip(grads, ref_grads):
+        assert (a - b).abs().max() <= TOL
+
+
+def test_scaled_attention_with_a_heads_axis_is_each_head_on_its_own():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    out, weights = scaled_dot_product_attention(q, k, v)
+    assert out.shape == (2, 3, 5, 4) and weights.shape == (2, 3, 5, 5)
+    for h in range(3):
+        out_h, weights_h = scaled_dot_product_attention(q[:, h], k[:, h], v[:, h])
+        assert (out[:, h] - out_h).abs().max() <= 1e-12 and (weights[:, h] - weights_h).abs().max() <= 1e-12
+    assert torch.autograd.gradcheck(lambda a, b, c: scaled_dot_product_attention(a, b, c)[0],
+                                    tuple(t[:1, :2, :3].clone().requires_grad_() for t in (q, k, v)))
+
+
+@pytest.mark.parametrize("masks", ["none", "padding", "causal", "both"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_multi_head_attention_equals_nn_multiheadattention(masks, bias):
+    torch.manual_seed(0)
+    reference = torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=True, dtype=torch.float64)
+    ours = MultiHeadAttention.from_torch(reference)
+    T = 5
+    query, key, value = _mha_inputs(T_q=T, T_k=T)
+    padding = torch.tensor([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 1]], dtype=torch.bool)
+    causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+    kw = {"key_padding_mask": padding if masks in ("padding", "both") else None,
+          "attn_mask": causal if masks in ("causal", "both") else None}
+    out, weights = ours(query, key, value, **kw)
+    ref_out, ref_weights = reference(query, key, value, need_weights=True, average_attn_weights=False, **kw)
+    assert weights.shape == (3, 2, T, T)
+    assert (out - ref_out).abs().max() <= TOL and (weights - ref_weights).abs().max() <= TOL
+    seed = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ours_grads = torch.autograd.grad((out * seed).sum(), [query, key, value, *ours.parameters()])
+    ref_grads = torch.autograd.grad((ref_out * seed).sum(), [query, key, value, *reference.parameters()])
+    # our parameters: W_q, W_k, W_v, W_o (weight, bias each); PyTorch's: the stacked in_proj, then out_proj
+    ours_flat = {"inputs": torch.cat([g.flatten() for g in ours_grads[:3]])}
+    ref_flat = {"inputs": torch.cat([g.flatten() for g in ref_grads[:3]])}
+    named_ours = dict(zip([n for n, _ in ours.named_parameters()], ours_grads[3:]))
+    named_ref = dict(zip([n for n, _ in reference.named_parameters()], ref_grads[3:]))
+    ours_flat["in_proj_weight"] = torch.cat([named_ours[f"W_{x}.weight"] for x in "qkv"]).flatten()
+    ref_flat["in_proj_weight"] = named_ref["in_proj_weight"].flatten()
+    ours_flat["out_proj.weight"], ref_flat["out_proj.weight"] = named_ours["W_o.weight"], named_ref["out_proj.weight"]
+    if bias:
+        ours_flat["in_proj_bias"] = torch.cat([named_ours[f"W_{x}.bias"] for x in "qkv"])
+        ref_flat["in_proj_bias"] = named_ref["in_proj_bias"]
+        ours_flat["out_proj.bias"], ref_flat["out_proj.bias"] = named_ours["W_o.bias"], named_ref["out_proj.bias"]
+    for name in ref_flat:
+        assert (ours_flat[name] - ref_flat[name]).abs().max() <= TOL, name
+
+
+def test_multi_head_attention_round_trip_and_parameter_count():
+    ours = MultiHeadAttention(12, 3).double()
+    assert sum(p.numel() for p in ours.parameters()) == 4 * 12 * 12 + 4 * 12  # the same as one full-width attention
+    back = MultiHeadAttention.from_torch(ours.to_torch())
+    query, key, value = _mha_inputs(d_model=12)
+    assert (ours(query, key, value)[0] - back(query, key, value)[0]).abs().max() == 0
+    torch_out, _ = ours.to_torch()(query, key, value)
+    assert (ours(query, key, value)[0] - torch_out).abs().max() <= TOL
+
+
+def test_multi_head_attention_cross_attention_and_gradcheck():
+    ours = MultiHeadAttention(4, 2).double()
+    query, key, value = _mha_inputs(B=2, T_q=2, T_k=3, d_model=4)
+    out, weights = ours(query, key, value)
+    assert out.shape == (2, 2, 4) and weights.shape == (2, 2, 2, 3)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 2, 2, dtype=torch.float64))
+    assert torch.autograd.gradcheck(lambda a, b, c: ours(a, b, c)[0], (query, key, value))
+
+
+def test_kv_cache_gives_the_same_outputs_one_token_at_a_time():
+    torch.manual_seed(0)
+    ours = MultiHeadAttention(8, 2).double()
+    (x,) = _mha_inputs(B=2, T_q=6, d_model=8)[:1]
+    causal = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    full, _ = ours(x, x, x, attn_mask=causal)
+    cache = KVCache()
+    steps = [ours(x[:, t : t + 1], x[:, t : t + 1], x[:, t : t + 1], cache=cache)[0] for t in range(6)]
+    assert len(cache) == 6
+    assert (torch.cat(steps, 1) - full).abs().max() <= TOL  # token t sees keys 0..t: the causal mask, for free
+    with pytest.raises(ValueError, match="one cache per layer"):
+        cache.extend(torch.zeros(3, 2, 1, 4, dtype=torch.float64), torch.zeros(3, 2, 1, 4, dtype=torch.float64))
+
+
+def test_random_batches_by_length_groups_lengths_and_covers_every_row():
+    src, tgt = s2s.reversal_data(3_000, 1, 20, seed=0)
+    lengths = (src != s2s.PAD).sum(1)
+    batches = s2s.random_batches(src, tgt, 100, seed=0)
+    spans, widths = [], []
+    for _ in range(300):
+        (s, t), y = batches()
+        real = (s != s2s.PAD).sum(1)
+        spans.append(int(real.max() - real.min()))
+        widths.append(s.shape[1])
+        assert t is y and s.shape[1] == int(real.max())  # trimmed to the longest row of the batch
+    assert sorted(spans)[150] <= 1  # a typical batch holds one or two lengths
+    assert sum(widths) / len(widths) < 0.7 * 20  # decoder steps per batch: well under the longest sequence's
+    unbucketed = s2s.random_batches(src, tgt, 100, seed=0, by_length=False)
+    assert sum(unbucketed()[0][0].shape[1] for _ in range(30)) / 30 >= 19
+    again = s2s.random_batches(src, tgt, 100, seed=0)
+    first = [again()[0][0] for _ in range(3)]
+    repeat = s2s.random_batches(src, tgt, 100, seed=0)
+    assert all(torch.equal(a, repeat()[0][0]) for a in first)  # seeded: the same batches again
+    assert lengths.unique().numel() == 20
+
+
+def test_random_batches_by_length_draws_every_row_equally_often():
+    n = 2_000
+    src = torch.zeros(n, 20, dtype=torch.long)
+    for i in range(n):
+        src[i, : i % 20 + 1] = 3  # lengths 1..20
+    tgt = torch.stack([torch.arange(n), torch.full((n,), s2s.EOS)], 1)  # tgt[:, 0] names the row
+    batches = s2s.random_batches(src, tgt, 100, seed=1)
+    counts = torch.zeros(n)
+    for _ in range(400):
+        (_, t), _ = batches()
+        counts[t[:, 0]] += 1
+    # each row is in a window with probability 100/2000 per call: about 20 times in 400 calls (sd about 4.4),
+    # the shortest and the longest rows (the two ends of the sorted order) included
+    assert counts.min() >= 3 and counts.max() <= 45 and abs(float(counts.mean()) - 20) < 1e-9
+    assert counts[::20].mean() > 10 and counts[19::20].mean() > 10  # length 1 and length 20

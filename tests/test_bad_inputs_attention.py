@@ -9,7 +9,8 @@ import torch
 from badinput import Case, ids, model_state, run_case
 from course_lib import data
 from course_lib import seq2seq as s2s
-from course_lib.attention import AdditiveAttention, dot_product_attention
+from course_lib.attention import (AdditiveAttention, KVCache, MultiHeadAttention, dot_product_attention,
+                                  scaled_dot_product_attention)
 from course_lib.widgets.attention import AttentionMap, attention_explorer, check_weights
 
 g = torch.Generator().manual_seed(0)
@@ -22,6 +23,16 @@ MODEL = s2s.Seq2Seq(s2s.Seq2SeqConfig(len(SRC_VOCAB), len(TGT_VOCAB), emb=8, hid
 SRC, TGT = s2s.encode_pairs(data.date_task(6, seed=1), SRC_VOCAB, TGT_VOCAB)
 W = torch.softmax(torch.randn(4, 6, generator=g), -1)
 LABELS_Q, LABELS_K = list("abcd"), list("uvwxyz")
+Q4, K4 = torch.randn(2, 3, 5, 4, generator=g), torch.randn(2, 3, 6, 4, generator=g)  # (B, heads, T, d)
+MHA = MultiHeadAttention(8, 2)
+X = torch.randn(2, 5, 8, generator=g)
+PAD_MASK = torch.tensor([[False] * 5, [False, False, False, True, True]])
+
+
+def _filled_cache():
+    cache = KVCache()
+    MHA(X, X, X, cache=cache)  # batch of 2
+    return cache
 
 
 def _map(**kwargs):
@@ -57,6 +68,55 @@ def _set_then_valid(**bad):
 
 
 CASES = [
+    # -- scaled_dot_product_attention and MultiHeadAttention (notebook 06) --------------------------------------------
+    Case("scaled: 2-D q", lambda: scaled_dot_product_attention(Q[0], K, V), raises=ValueError,
+         match=r"\(B, T, d\) or \(B, heads, T, d\)"),
+    Case("scaled: 3-D and 4-D mixed", lambda: scaled_dot_product_attention(Q4, K, V), raises=ValueError,
+         match="same number of dimensions"),
+    Case("scaled: int q", lambda: scaled_dot_product_attention(Q.long(), K.long(), V.long()), raises=TypeError,
+         match="floating-point"),
+    Case("scaled: d_k differ", lambda: scaled_dot_product_attention(Q, K[..., :3], V), raises=ValueError,
+         match="same size d_k"),
+    Case("scaled: heads differ", lambda: scaled_dot_product_attention(Q4, K4[:, :2], K4[:, :2]), raises=ValueError,
+         match=r"agree on \(B, \[heads\]\)"),
+    Case("scaled: no keys", lambda: scaled_dot_product_attention(Q, K[:, :0], V[:, :0]), raises=ValueError,
+         match="no keys"),
+    Case("scaled: mask as float", lambda: scaled_dot_product_attention(Q, K, V, NO_MASK.float()), raises=TypeError,
+         match="torch.bool"),
+    Case("scaled: fully masked row", lambda: scaled_dot_product_attention(Q, K, V, ~NO_MASK), raises=ValueError,
+         match="hides every key"),
+    Case("scaled: 4-D mask of wrong heads", lambda: scaled_dot_product_attention(
+        Q4, K4, K4, torch.zeros(2, 2, 5, 6, dtype=torch.bool)), raises=ValueError,
+         match=r"does not broadcast to \(B, heads, T_q, T_k\)"),
+    Case("scaled: heads axis result", lambda: scaled_dot_product_attention(Q4, K4, K4)[1].sum(-1),
+         returns=lambda w: w.shape == (2, 3, 5) and torch.allclose(w, torch.ones(2, 3, 5))),
+    Case("mha: d_model not divisible", lambda: MultiHeadAttention(10, 3), raises=ValueError,
+         match=r"d_model \(10\) must be divisible by num_heads \(3\)"),
+    Case("mha: zero heads", lambda: MultiHeadAttention(8, 0), raises=ValueError, match="num_heads must be a positive"),
+    Case("mha: float d_model", lambda: MultiHeadAttention(8.0, 2), raises=ValueError, match="d_model must be"),
+    Case("mha: wrong width", lambda: MHA(X[..., :6], X, X), raises=ValueError, match=r"d_model=8"),
+    Case("mha: batch not first", lambda: MHA(X[0], X[0], X[0]), raises=ValueError, match="batch first"),
+    Case("mha: float64 input", lambda: MHA(X.double(), X.double(), X.double()), raises=TypeError,
+         match=r"attention.to\(torch.float64\)"),
+    Case("mha: key/value lengths", lambda: MHA(X, X, X[:, :4]), raises=ValueError, match="same length T_k"),
+    Case("mha: padding mask (B, 1, T_k)", lambda: MHA(X, X, X, key_padding_mask=PAD_MASK[:, None]),
+         raises=ValueError, match=r"key_padding_mask must be \(B, T_k\)"),
+    Case("mha: padding mask as 0/1", lambda: MHA(X, X, X, key_padding_mask=PAD_MASK.long()), raises=TypeError,
+         match="torch.bool"),
+    Case("mha: causal mask wrong size", lambda: MHA(X, X, X, attn_mask=torch.ones(4, 4, dtype=torch.bool).triu(1)),
+         raises=ValueError, match="does not broadcast"),
+    Case("mha: every key padded", lambda: MHA(X, X, X, key_padding_mask=torch.ones(2, 5, dtype=torch.bool)),
+         raises=ValueError, match="hides every key"),
+    Case("mha: padding and causal together", lambda: MHA(X, X, X, key_padding_mask=PAD_MASK,
+                                                        attn_mask=torch.ones(5, 5, dtype=torch.bool).triu(1))[1],
+         returns=lambda w: w.shape == (2, 2, 5, 5) and bool((w[1, :, :, 3:] == 0).all())
+         and bool((w.triu(1) == 0).all())),
+    Case("mha: from_torch of a Linear", lambda: MultiHeadAttention.from_torch(torch.nn.Linear(8, 8)),
+         raises=TypeError, match="nn.MultiheadAttention"),
+    Case("mha: from_torch with kdim", lambda: MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(8, 2, kdim=4)),
+         raises=ValueError, match="kdim = vdim = d_model"),
+    Case("mha: cache of another batch", lambda: MHA(X[:1, :1], X[:1, :1], X[:1, :1], cache=_filled_cache()),
+         raises=ValueError, match="one cache per layer and per batch"),
     # -- dot_product_attention ---------------------------------------------------------------------------------------
     Case("dot: 2-D query", lambda: dot_product_attention(Q[:, 0], K, V), raises=ValueError, match=r"query\[:, None, :\]"),
     Case("dot: numpy input", lambda: dot_product_attention(Q.numpy(), K, V), raises=TypeError, match="query must be"),
