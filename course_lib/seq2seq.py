@@ -322,7 +322,11 @@ def decode_accuracy(model: Seq2Seq, src: torch.Tensor, tgt: torch.Tensor, unifor
 @torch.no_grad()
 def translate(model: Seq2Seq, text, src_vocab: Vocab, tgt_vocab: Vocab, max_len: int = 30,
               uniform_attention: bool = False) -> tuple[str, list[str], torch.Tensor | None]:
-    """Decode one input: ``(output text, output tokens with "</s>" if produced, weights (T_out, S) or None)``."""
+    """Decode one input: ``(output text, output tokens with "</s>" if produced, weights or None)``.
+
+    ``weights`` are the attention rows of the output tokens: ``(T_out, S)`` for :class:`Seq2Seq`, ``(layers, heads,
+    T_out, S)`` for ``transformer.Seq2SeqTransformer`` (the time axis is the second to last for both).
+    """
     if isinstance(text, str) and not text:
         raise ValueError("the input is empty")
     missing = src_vocab.unseen(text) if isinstance(text, str) else []
@@ -332,7 +336,7 @@ def translate(model: Seq2Seq, text, src_vocab: Vocab, tgt_vocab: Vocab, max_len:
     tokens, weights = model.greedy_decode(src, max_len=max_len, uniform_attention=uniform_attention)
     ids = [i for i in tokens[0].tolist() if i != PAD]
     labels = [tgt_vocab.symbols[i] for i in ids]
-    return tgt_vocab.decode(ids), labels, (weights[0, : len(ids)].cpu() if weights is not None else None)
+    return tgt_vocab.decode(ids), labels, (weights[0][..., : len(ids), :].cpu() if weights is not None else None)
 
 
 def trim(src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
