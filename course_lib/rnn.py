@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import charlm
 from .mlp import MAX_PARAMETERS, _check_budget
 from .mlp import _check_size as _check_count
 from .train import eval_mode
@@ -523,57 +524,31 @@ class CharLM(nn.Module):
 
     @torch.no_grad()
     def generate(self, vocab, prompt: str, n: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> str:
+                 generator: torch.Generator | None = None, *, top_k: int | None = None,
+                 top_p: float | None = None) -> str:
         """Feed ``prompt``, then sample ``n`` characters one at a time, carrying the state. Returns prompt + sample.
 
-        Each character is drawn from ``softmax(logits / temperature)``: below 1 sharper, above 1 more random;
-        ``temperature`` is a finite number > 0 (a tiny one samples the most likely character, without overflowing).
-        Runs in eval mode (no dropout) and restores the training mode afterwards, also after an error. Pass a seeded
-        CPU ``torch.Generator`` for a reproducible sample. ``n`` is at most :data:`MAX_GENERATE`; a larger request is
-        refused before anything runs (generate in pieces, carrying on from the text so far, if you really need more).
+        Each character is drawn from ``softmax(logits / temperature)`` by :func:`course_lib.charlm.sample_next`
+        (the sampler 07's GPT uses too): below 1 sharper, above 1 more random; ``temperature`` is a finite number > 0
+        (a tiny one samples the most likely character, without overflowing). ``top_k`` / ``top_p`` keep only the most
+        likely characters (see ``sample_next``). Runs in eval mode (no dropout) and restores the training mode
+        afterwards, also after an error. Pass a seeded CPU ``torch.Generator`` for a reproducible sample. ``n`` is at
+        most :data:`MAX_GENERATE`; a larger request is refused before anything runs (generate in pieces, carrying on
+        from the text so far, if you really need more).
         """
-        if not all(hasattr(vocab, a) for a in ("encode", "decode", "unseen", "__len__")):
-            raise TypeError(f"vocab must be the CharVocab the model was trained with (data.CharVocab), "
-                            f"got {type(vocab).__name__}")
-        if len(vocab) != self.config.vocab_size:
-            raise ValueError(f"vocab has {len(vocab)} characters, the model was built for {self.config.vocab_size}")
-        if not isinstance(prompt, str) or not prompt:
-            raise ValueError(f"prompt must be a non-empty string (the model needs a first character), got {prompt!r}")
-        unseen = vocab.unseen(prompt)
-        if unseen and getattr(vocab, "unknown", None) is None:
-            raise ValueError(f"prompt has characters not in the vocabulary: {unseen!r}; "
-                             "use only characters of the training text")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"n (characters to generate) must be an integer >= 0, got {n!r}")
-        if n > MAX_GENERATE:
-            raise ValueError(f"n={n:,} characters is more than one call generates (at most {MAX_GENERATE:,}, "
-                             f"about a minute or more): ask for fewer")
-        n = int(n)
+        n = charlm.check_generate(vocab, self.config.vocab_size, prompt, n, MAX_GENERATE)
         if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
                 or not (math.isfinite(temperature) and temperature > 0)):
             raise ValueError(f"temperature must be a finite number > 0 (1.0: the model's own probabilities), "
                              f"got {temperature!r}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
-                            f"got {type(generator).__name__}")
-        if generator is not None and generator.device.type != "cpu":
-            raise ValueError(f"generator must be a CPU generator (the sampling runs on the CPU), got one on "
-                             f"{generator.device}: use torch.Generator().manual_seed(seed)")
+        charlm.check_sampling(temperature, top_k, top_p, generator)
         device = self.head.weight.device
         with eval_mode(self):
             idx = vocab.encode(prompt).to(device).unsqueeze(0)  # (1, len(prompt))
             logits, state = self(idx)  # (1, len(prompt), V)
             new_ids: list[int] = []
             for step in range(n):
-                last = logits[0, -1].double()  # (V,)
-                scaled = last / temperature
-                if not torch.isfinite(scaled).all():  # a tiny temperature overflows: shift first (same softmax)
-                    if not torch.isfinite(last).all():
-                        raise ValueError("the model's logits are NaN or infinite: its weights are broken (did "
-                                         "training diverge?); retrain or reload it")
-                    scaled = (last - last.max()) / temperature
-                probs = torch.softmax(scaled, dim=-1).cpu()  # (V,)
-                next_id = int(torch.multinomial(probs, 1, generator=generator))
+                next_id = charlm.sample_next(logits[0, -1], temperature, top_k, top_p, generator)
                 new_ids.append(next_id)
                 if step < n - 1:  # the last character needs no forward pass
                     logits, state = self(torch.tensor([[next_id]], device=device), state)  # (1, 1, V)
