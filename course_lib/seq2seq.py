@@ -346,34 +346,17 @@ def trim(src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return src[:, :s], tgt[:, :t]
 
 
-def random_batches(src: torch.Tensor, tgt: torch.Tensor, batch_size: int, seed: int = 0, by_length: bool = True):
+def random_batches(src: torch.Tensor, tgt: torch.Tensor, batch_size: int, seed: int = 0):
     """A function for ``train.fit``: each call returns a random batch ``((src, tgt), tgt)`` — the model reads both
-    (teacher forcing), the loss compares with ``tgt``. Seeded, so two runs see the same batches.
-
-    ``by_length=True`` (bucketing): the rows are sorted by source length once, and each batch is ``batch_size``
-    neighbours in that order, starting at a random place. A batch then holds sequences of about one length, so
-    ``trim`` cuts it to that length and the decoder runs as few steps as the batch needs — instead of the longest
-    sequence's steps for every batch (about half the work for lengths drawn evenly from 1-20). Every row is still
-    drawn with the same probability; only which rows share a batch changes. ``by_length=False``: rows drawn
-    independently.
-    """
+    (teacher forcing), the loss compares with ``tgt``. Seeded, so two runs see the same batches."""
     if src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt have {src.shape[0]} and {tgt.shape[0]} rows")
     if not isinstance(batch_size, int) or not 1 <= batch_size <= src.shape[0]:
         raise ValueError(f"batch_size must be an integer in [1, {src.shape[0]}], got {batch_size!r}")
     g = torch.Generator().manual_seed(seed)
-    n = src.shape[0]
-    if by_length:
-        shuffled = torch.randperm(n, generator=g)  # so rows of one length come in random order
-        lengths = (src[shuffled] != PAD).sum(1) * (MAX_LEN + 1) + (tgt[shuffled] != PAD).sum(1)
-        order = shuffled[torch.sort(lengths, stable=True).indices]  # by source length, then target length
 
     def next_batch():
-        if by_length:
-            start = int(torch.randint(n, (1,), generator=g))
-            rows = order[(start + torch.arange(batch_size)) % n]  # wraps round: every row is equally likely
-        else:
-            rows = torch.randint(n, (batch_size,), generator=g)
+        rows = torch.randint(src.shape[0], (batch_size,), generator=g)
         s, t = trim(src[rows], tgt[rows])
         return (s, t), t
 
@@ -387,7 +370,7 @@ def fit_seq2seq(attention: str | None, src: torch.Tensor, tgt: torch.Tensor, val
     """Notebook 05's one recipe, used for every model it compares (and by ``benchmarks/attention.py``):
 
     Adam at ``lr`` with a one-cycle schedule (10% warm-up), gradient clipping at 1, random batches of ``batch_size``
-    (seeded, bucketed by length: see :func:`random_batches`), the loss on every real target token, held-out loss and teacher-forced token accuracy on the first 500
+    (seeded), the loss on every real target token, held-out loss and teacher-forced token accuracy on the first 500
     validation pairs five times during training. Returns ``(model, history)``.
     """
     torch.manual_seed(seed)
