@@ -11,7 +11,7 @@ from course_lib import data
 from course_lib import seq2seq as s2s
 from course_lib.attention import (AdditiveAttention, KVCache, MultiHeadAttention, dot_product_attention,
                                   scaled_dot_product_attention)
-from course_lib.widgets.attention import AttentionMap, attention_explorer, check_weights
+from course_lib.widgets.attention import AttentionMap, attention_explorer, check_weights, head_summary
 
 g = torch.Generator().manual_seed(0)
 Q, K, V = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 4, generator=g), torch.randn(2, 5, 6, generator=g)
@@ -244,6 +244,86 @@ CASES = [
     Case("widget: a new date resets the step", lambda: (MAP.set(step=3), MAP.set(text="Mar 7 1994"),
                                                         MAP.state["step"], MAP.set(text="7 March 1994"))[2],
          returns=lambda step: step == 0),
+]
+
+# -- the explorer over layers and heads, and head_summary (notebooks 06–08) -------------------------------------------
+W_GRID = torch.softmax(torch.randn(2, 3, 5, 5, generator=g), -1)  # 2 layers, 3 heads, self-attention over 5 positions
+GRID_VIEW = attention_explorer(list("abcde"), list("abcde"), W_GRID)
+GRID_MAP = GRID_VIEW.controller
+
+
+def _grid_state():
+    return {"state": dict(GRID_MAP.state), "frame": GRID_MAP.grid_frame.get_bbox().bounds,
+            "image": np.array(GRID_MAP.image.get_array()), "png": GRID_MAP.png()}
+
+
+def _grid_then_valid(**bad):
+    """A refused selection, then a valid one: the valid one must be drawn (big map and frame)."""
+    try:
+        GRID_MAP.set(**bad)
+    except (ValueError, TypeError):
+        pass
+    GRID_MAP.set(layer=1, head=2)
+    box = GRID_MAP.grid_axes[1][2].get_position()
+    frame = GRID_MAP.grid_frame.get_bbox()
+    shown = (np.array_equal(GRID_MAP.image.get_array(), W_GRID[1, 2].numpy())
+             and frame.x0 < box.x0 and box.x1 < frame.x1 and frame.y0 < box.y0 and box.y1 < frame.y1)
+    GRID_MAP.set(layer=0, head=0)
+    return shown
+
+
+def _compute_other_heads(text):
+    return list(text), list(text), torch.softmax(torch.randn(1, 2, len(text), len(text), generator=g), -1)
+
+
+SELF_W = np.stack([np.eye(4), np.full((4, 4), 0.25)])[None]  # (1 layer, 2 heads, 4, 4)
+
+CASES += [
+    Case("grid: layer out of range", lambda: GRID_MAP.set(layer=2), raises=ValueError,
+         match=r"layer must be in \[0, 1\], got 2", state=_grid_state),
+    Case("grid: head out of range", lambda: GRID_MAP.set(head=3), raises=ValueError,
+         match=r"head must be in \[0, 2\], got 3", state=_grid_state),
+    Case("grid: head negative", lambda: GRID_MAP.set(head=-1), raises=ValueError, match=r"head must be in \[0, 2\]",
+         state=_grid_state),
+    Case("grid: layer float", lambda: GRID_MAP.set(layer=1.0), raises=TypeError, match="layer must be an integer",
+         state=_grid_state),
+    Case("grid: head as string", lambda: GRID_MAP.set(head="1"), raises=TypeError, match="head must be an integer",
+         state=_grid_state),
+    Case("grid: layer as bool", lambda: GRID_MAP.set(layer=True), raises=TypeError, match="layer must be an integer",
+         state=_grid_state),
+    Case("grid: numpy integer head accepted", lambda: (GRID_MAP.set(head=np.int64(2)), GRID_MAP.state["head"],
+                                                      GRID_MAP.set(head=0))[1], returns=lambda head: head == 2),
+    Case("grid: valid after refused layer", lambda: _grid_then_valid(layer=7), returns=bool),
+    Case("grid: valid after refused head type", lambda: _grid_then_valid(head=1.5), returns=bool),
+    Case("grid: view shows a refused head as a message", lambda: (GRID_VIEW.update(head=9), GRID_VIEW.message.value),
+         returns=lambda r: r[0] is False and "head must be in [0, 2]" in r[1], state=_grid_state),
+    Case("grid: too many maps", lambda: check_weights(["a"], ["b"], np.ones((9, 8, 1, 1))), raises=ValueError,
+         match="72 maps.*at most 64 maps"),
+    Case("grid: too many heads in a row", lambda: check_weights(["a"], ["b"], np.ones((1, 17, 1, 1))),
+         raises=ValueError, match=r"at most 16 layers or heads.*weights\[:, :8\]"),
+    Case("grid: 8 x 8 maps accepted", lambda: check_weights(["a"], ["b"], np.ones((8, 8, 1, 1))).shape,
+         returns=lambda s: s == (8, 8, 1, 1)),
+    Case("grid: a batch of maps", lambda: check_weights(LABELS_Q, LABELS_K, W[None, None, None]), raises=ValueError,
+         match=r"one example: weights\[0\]"),
+    Case("grid: compute changes the number of heads",
+         lambda: AttentionMap(list("ab"), list("ab"), W_GRID[:, :, :2, :2] / W_GRID[:, :, :2, :2].sum(-1, keepdim=True),
+                              compute=_compute_other_heads, text="ab").set(text="abc"),
+         raises=ValueError, match=r"compute returned weights for 1 layers × 2 heads; this explorer shows 2 × 3"),
+    Case("summary: cross-attention", lambda: head_summary(W), raises=ValueError, match=r"T_q == T_k.*T_q = 4, T_k = 6"),
+    Case("summary: one position", lambda: head_summary(np.ones((1, 1))), raises=ValueError,
+         match="at least 2 positions"),
+    Case("summary: a batch", lambda: head_summary(W_GRID[None]), raises=ValueError, match=r"weights\[0\]"),
+    Case("summary: (heads, T, T) without the layer axis", lambda: head_summary(W_GRID[0]), raises=ValueError,
+         match=r"\(layers, heads, T_q, T_k\) or \(T_q, T_k\)"),
+    Case("summary: scores instead of weights", lambda: head_summary(torch.randn(4, 4, generator=g)),
+         raises=ValueError, match="non-negative|sum to 1"),
+    Case("summary: strings", lambda: head_summary([["a", "b"], ["c", "d"]]), raises=TypeError, match="numeric"),
+    Case("summary: NaN", lambda: head_summary(np.full((3, 3), np.nan)), raises=ValueError, match="finite"),
+    Case("summary: known heads", lambda: head_summary(SELF_W),
+         returns=lambda s: np.allclose(s["same"], [[1, 0.25]]) and np.allclose(s["previous"], [[0, 0.25]])
+         and np.allclose(s["entropy"], [[0, np.log(4)]])),
+    Case("summary: leaves the weights unchanged", lambda: head_summary(SELF_W)["entropy"].shape,
+         returns=lambda shape: shape == (1, 2), state=lambda: SELF_W.copy()),
 ]
 
 

@@ -2,14 +2,21 @@
 
 It shows a weights array ``(layers, heads, T_q, T_k)`` (05's decoder has one layer and one head):
 
-* top: the query × key heat map, keys along the x axis, queries down the y axis, with the selected query's row framed;
-* bottom: the selected query's row drawn as bars onto the same keys, with the key it weights most named;
+* left, top: the query × key heat map of the selected layer and head, keys along the x axis, queries down the y axis,
+  with the selected query's row framed;
+* left, bottom: the selected query's row drawn as bars onto the same keys, with the key it weights most named;
+* right, only with more than one layer or head: an overview grid of small maps, one per (layer, head) — rows are
+  layers ``L0, L1, …``, columns heads ``H0, H1, …`` — with the selected one framed in red. It shows at most
+  ``MAX_GRID_MAPS`` maps and ``MAX_GRID_SIDE`` layers or heads;
 * controls: a step slider (with Play) that selects the query — for a decoder, ``reveal=True`` shows only the rows
-  produced so far, so Play walks through the decoder writing its output — and layer/head selectors where there is
-  more than one. With a ``compute`` function (text -> labels and weights), a text box runs the model on a new input.
+  produced so far (in the big map and in every small map), so Play walks through the decoder writing its output — and
+  layer/head dropdowns where there is more than one. With a ``compute`` function (text -> labels and weights), a text
+  box runs the model on a new input.
 
-Everything shown is precomputed; moving the step only updates the frame, the bars, the revealed rows and the title
-(blitted), and a new layer/head only swaps the image data. Only a new text runs the model again.
+Everything shown is precomputed; moving the step or choosing another layer or head only updates the big map's data,
+the frames, the bars, the revealed rows and the title (blitted: the grid is not redrawn). Only a new text runs the
+model again and redraws the rest. :func:`head_summary` says in numbers what each head does (looks at the previous
+position, at its own, or spreads out), to find the heads worth a look.
 """
 from __future__ import annotations
 
@@ -24,14 +31,13 @@ from .base import FigureController, WidgetView
 
 Computed = tuple[list[str], list[str], np.ndarray]
 MAX_TOKENS = 64  # longest query or key axis the explorer draws legibly
+MAX_GRID_MAPS = 64  # most small maps in the layers × heads overview (e.g. 4 layers × 8 heads, or 8 × 8)
+MAX_GRID_SIDE = 16  # most layers, or heads, in the overview: a longer row of small maps is too thin to read
+GRID_LEFT, GRID_TOP = 9.4, 0.75  # inches from the figure's left and top edges to the overview grid
 
 
-def check_weights(query_labels, key_labels, weights) -> np.ndarray:
-    """Validate an attention map for the explorer; return it as a float array ``(layers, heads, T_q, T_k)``.
-
-    A 2-D ``(T_q, T_k)`` array is read as one layer and one head. Every row must be a distribution over the keys
-    (non-negative, summing to 1), since that is what attention weights are.
-    """
+def _weights_array(weights) -> np.ndarray:
+    """``weights`` as a float array ``(layers, heads, T_q, T_k)``; a 2-D ``(T_q, T_k)`` map is one layer, one head."""
     try:
         w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -39,30 +45,97 @@ def check_weights(query_labels, key_labels, weights) -> np.ndarray:
     if w.ndim == 2:
         w = w[None, None]
     if w.ndim != 4:
-        raise ValueError(f"weights must have shape (layers, heads, T_q, T_k) or (T_q, T_k), got {w.shape}")
+        hint = "; for a batch, pass one example: weights[0]" if w.ndim == 5 else ""
+        raise ValueError(f"weights must have shape (layers, heads, T_q, T_k) or (T_q, T_k), got {w.shape}{hint}")
     if 0 in w.shape:
         raise ValueError(f"weights is empty: shape {w.shape}")
-    T_q, T_k = w.shape[2:]
-    if len(query_labels) != T_q or len(key_labels) != T_k:
-        raise ValueError(f"labels do not match the weights: {len(query_labels)} query and {len(key_labels)} key "
-                         f"labels for weights of shape {w.shape} (T_q = {T_q}, T_k = {T_k})")
-    if max(T_q, T_k) > MAX_TOKENS:
-        raise ValueError(f"the explorer draws at most {MAX_TOKENS} queries and keys, got T_q = {T_q}, T_k = {T_k}")
+    return w
+
+
+def _check_rows(w: np.ndarray) -> None:
+    """Every row must be a distribution over the keys (non-negative, summing to 1), as attention weights are."""
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError("weights must be finite and non-negative (attention weights, after the softmax)")
     sums = w.sum(-1)
     if not np.allclose(sums, 1.0, atol=1e-3):
         raise ValueError(f"every row of weights must sum to 1 over the keys (they are softmax outputs); row sums "
                          f"range from {sums.min():.3f} to {sums.max():.3f}. Pass the weights, not the scores")
+
+
+def check_weights(query_labels, key_labels, weights) -> np.ndarray:
+    """Validate an attention map for the explorer; return it as a float array ``(layers, heads, T_q, T_k)``.
+
+    A 2-D ``(T_q, T_k)`` array is read as one layer and one head. Every row must be a distribution over the keys
+    (non-negative, summing to 1), since that is what attention weights are. The overview grid draws at most
+    ``MAX_GRID_MAPS`` (layer, head) maps and at most ``MAX_GRID_SIDE`` layers or heads.
+    """
+    w = _weights_array(weights)
+    L, H, T_q, T_k = w.shape
+    if L * H > MAX_GRID_MAPS or max(L, H) > MAX_GRID_SIDE:
+        raise ValueError(f"weights has {L} layers × {H} heads = {L * H} maps; the explorer's overview grid draws at "
+                         f"most {MAX_GRID_MAPS} maps and at most {MAX_GRID_SIDE} layers or heads: pass a part, e.g. "
+                         f"weights[:4] (the first 4 layers) or weights[:, :8] (the first 8 heads)")
+    if len(query_labels) != T_q or len(key_labels) != T_k:
+        raise ValueError(f"labels do not match the weights: {len(query_labels)} query and {len(key_labels)} key "
+                         f"labels for weights of shape {w.shape} (T_q = {T_q}, T_k = {T_k})")
+    if max(T_q, T_k) > MAX_TOKENS:
+        raise ValueError(f"the explorer draws at most {MAX_TOKENS} queries and keys, got T_q = {T_q}, T_k = {T_k}")
+    _check_rows(w)
     return w
 
 
+def head_summary(weights) -> dict[str, np.ndarray]:
+    """What each head of a self-attention map does, in three numbers per (layer, head).
+
+    ``weights`` is ``(layers, heads, T, T)`` or one ``(T, T)`` map (a tensor or an array; for a batch pass one example,
+    ``weights[0]``), queries and keys being the same T positions. Returns a dict of ``(layers, heads)`` arrays:
+
+    * ``"previous"``: the mean weight a query t puts on key t − 1, the position just before it;
+    * ``"same"``: the mean weight a query t puts on key t, its own position;
+    * ``"entropy"``: the mean entropy of a query's row, H = −Σ_k w_k log w_k in nats: 0 for a head that looks at one
+      key only, log T for one that spreads evenly over T keys (under a causal mask query t sees t + 1 keys, so at most
+      log(t + 1)).
+
+    The means run over queries 1 … T−1 (query 0 has no previous position, and under a causal mask it can only look at
+    itself). Read one head with ``summary["previous"][layer, head]``; find the most "previous-token" head with
+    ``np.unravel_index(summary["previous"].argmax(), summary["previous"].shape)``.
+    """
+    w = _weights_array(weights)
+    T_q, T_k = w.shape[2:]
+    if T_q != T_k:
+        raise ValueError(f"head_summary needs self-attention, queries and keys at the same T positions (T_q == T_k), "
+                         f"got weights of shape {w.shape} (T_q = {T_q}, T_k = {T_k}): 'the previous position' means "
+                         "nothing for cross-attention")
+    if T_q < 2:
+        raise ValueError(f"head_summary needs at least 2 positions (query 1 is the first with a previous one), got "
+                         f"T = {T_q}")
+    _check_rows(w)
+    t = np.arange(1, T_q)  # the queries averaged over
+    rows = w[:, :, t]  # (layers, heads, T-1, T)
+    w_logw = rows * np.log(np.where(rows > 0, rows, 1.0))  # 0 log 0 = 0
+    return {"previous": w[:, :, t, t - 1].mean(-1),  # query t on key t - 1
+            "same": w[:, :, t, t].mean(-1),  # query t on key t
+            "entropy": -w_logw.sum(-1).mean(-1)}
+
+
 def _plural(word: str) -> str:
-    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"  # keys, queries
+
+
+def _figure_size(layers: int, heads: int) -> tuple[float, float, float]:
+    """``(width, height, cell)`` in inches: 05's 9 × 5.2 without a grid; with one, the grid of ``cell``-inch small maps
+    sits right of the big map (at most 0.8 in each, the grid about 4.6 in wide; many layers make the figure taller)."""
+    if (layers, heads) == (1, 1):
+        return 9.0, 5.2, 0.0
+    cell = min(0.8, 4.6 / heads, max(0.4, 4.0 / layers))
+    width = GRID_LEFT + max(heads * cell, 2.0) + 0.3  # at least room for the grid's caption
+    height = max(5.2, GRID_TOP + layers * cell + 0.7)  # the heads' titles above, a caption below
+    return width, height, cell
 
 
 class AttentionMap(FigureController):
-    """Heat map of one layer/head, the selected query's row as bars, a step that walks the queries."""
+    """Heat map of one layer/head, the selected query's row as bars, a step that walks the queries; with several layers
+    or heads, an overview grid of every (layer, head)'s map, the selected one framed."""
 
     def __init__(self, query_labels, key_labels, weights, *, step: int = 0, layer: int = 0, head: int = 0,
                  reveal: bool = False, compute: Callable[[str], Computed] | None = None, text: str = "",
@@ -73,9 +146,13 @@ class AttentionMap(FigureController):
         self._data = {text: (list(map(str, query_labels)), list(map(str, key_labels)),
                              check_weights(query_labels, key_labels, weights))}
         self.query_labels, self.key_labels, self.weights = self._data[text]
-        super().__init__(figsize=(9, 5.2), dpi=80)
-        grid = self.fig.add_gridspec(2, 2, height_ratios=[2.2, 1], width_ratios=[40, 1], left=0.12, right=0.92,
-                                     top=0.9, bottom=0.1, hspace=0.35, wspace=0.03)
+        L, H = self.weights.shape[:2]
+        width, height, cell = _figure_size(L, H)
+        super().__init__(figsize=(width, height), dpi=80)
+        # the big map, its bars and colour bar keep 05's place in inches, whatever the figure's size
+        grid = self.fig.add_gridspec(2, 2, height_ratios=[2.2, 1], width_ratios=[40, 1], left=1.08 / width,
+                                     right=8.28 / width, top=1 - 0.52 / height, bottom=0.52 / height, hspace=0.35,
+                                     wspace=0.03)
         self.ax_map = self.fig.add_subplot(grid[0, 0])
         self.ax_bar = self.fig.add_subplot(grid[1, 0], sharex=self.ax_map)
         cax = self.fig.add_subplot(grid[0, 1])
@@ -86,12 +163,46 @@ class AttentionMap(FigureController):
         self.ax_map.add_patch(self.frame)
         self.ax_bar.set_ylim(0, 1)
         self.ax_bar.set_ylabel("weight")
-        self.title = self.fig.text(0.12, 0.95, "", fontsize=11, family="monospace")
+        self.title = self.fig.text(1.08 / width, 1 - 0.26 / height, "", fontsize=11, family="monospace")
         self.bars = None
+        self.grid_axes, self.grid_images, self.grid_covers, self.grid_frame = [], [], [], None
+        if (L, H) != (1, 1):
+            self._build_grid(L, H, cell)
         self.state = {"text": text, "step": step, "layer": layer, "head": head}
-        self._shown = None  # (labels id, layer, head) currently drawn in the background
+        self._shown = None  # id of the weights whose labels, bars and grid are drawn in the background
         self._validate(self.state)
         self._apply()
+
+    def _build_grid(self, L: int, H: int, cell: float) -> None:
+        """The overview: ``grid_axes[layer][head]`` each holding a small map, the heads named above, the layers left."""
+        width, height = self.fig.get_size_inches()
+        spec = self.fig.add_gridspec(L, H, left=GRID_LEFT / width, right=(GRID_LEFT + H * cell) / width,
+                                     top=1 - GRID_TOP / height, bottom=1 - (GRID_TOP + L * cell) / height,
+                                     wspace=0.08, hspace=0.08)
+        for layer in range(L):
+            row_axes, row_images = [], []
+            for head in range(H):
+                ax = self.fig.add_subplot(spec[layer, head])
+                row_images.append(ax.imshow(np.zeros((1, 1)), cmap="viridis", vmin=0, vmax=1, aspect="auto",
+                                            interpolation="nearest"))
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.spines[:].set_visible(False)  # a small map needs no frame (and a cover would hide half of it)
+                if layer == 0:
+                    ax.set_title(f"H{head}", fontsize=8 if H <= 10 else 7, pad=2)
+                if head == 0:
+                    ax.set_ylabel(f"L{layer}", fontsize=8, rotation=0, ha="right", va="center", labelpad=3)
+                if self.reveal:  # hides the rows not produced yet, in light grey
+                    cover = Rectangle((-0.5, -0.5), 1, 0, facecolor="0.9", edgecolor="none")
+                    ax.add_patch(cover)
+                    self.grid_covers.append(cover)
+                row_axes.append(ax)
+            self.grid_axes.append(row_axes)
+            self.grid_images.append(row_images)
+        self.fig.text(GRID_LEFT / width, 1 - (GRID_TOP + L * cell + 0.12) / height,
+                      "rows: layers, columns: heads\nframed: the map on the left", fontsize=8, va="top", color="0.3")
+        self.grid_frame = Rectangle((0, 0), 1, 1, transform=self.fig.transFigure, fill=False, edgecolor="red", lw=2.5)
+        self.fig.add_artist(self.grid_frame)
 
     # -- data ------------------------------------------------------------------------------------------------------
     def _validate(self, state: dict) -> None:
@@ -106,6 +217,9 @@ class AttentionMap(FigureController):
                 raise TypeError(f"text must be a string, got {type(text).__name__}")
             labels_q, labels_k, w = self.compute(text)  # raises ValueError with a message for a bad text
             entry = (list(map(str, labels_q)), list(map(str, labels_k)), check_weights(labels_q, labels_k, w))
+            if entry[2].shape[:2] != self.weights.shape[:2]:
+                raise ValueError(f"compute returned weights for {entry[2].shape[0]} layers × {entry[2].shape[1]} "
+                                 f"heads; this explorer shows {self.weights.shape[0]} × {self.weights.shape[1]}")
             current = self.state.get("text")
             self._data = {k: v for k, v in self._data.items() if k == current}  # keep the shown one and the new one
             self._data[text] = entry
@@ -121,12 +235,14 @@ class AttentionMap(FigureController):
 
     # -- drawing ---------------------------------------------------------------------------------------------------
     def _forget_drawn(self) -> None:
-        self._shown = None  # after a roll-back, rebuild the axes and bars for the restored input
+        self._shown = None  # after a roll-back, rebuild the axes, bars and grid for the restored input
+
     def _apply(self) -> None:
         self.query_labels, self.key_labels, self.weights = self._data[self.state["text"]]
         layer, head, step = self.state["layer"], self.state["head"], self.state["step"]
-        if self._shown != (id(self.weights), layer, head):
-            self._redraw_background(layer, head)
+        if self._shown != id(self.weights):
+            self._redraw_background()
+        T_q = self.weights.shape[2]
         w = self.weights[layer, head]  # (T_q, T_k)
         shown = np.ma.masked_array(w, mask=np.zeros_like(w, dtype=bool))
         if self.reveal:
@@ -135,13 +251,21 @@ class AttentionMap(FigureController):
         self.frame.set_y(step - 0.5)
         for bar, value in zip(self.bars, w[step]):
             bar.set_height(value)
+        for cover in self.grid_covers:  # the same rows hidden in every small map
+            cover.set_y(step + 0.5)
+            cover.set_height(T_q - 1 - step)
+        if self.grid_frame is not None:
+            box = self.grid_axes[layer][head].get_position()  # in figure coordinates
+            width, height = self.fig.get_size_inches()
+            pad_x, pad_y = 0.04 / width, 0.04 / height  # 0.04 in around the small map
+            self.grid_frame.set_bounds(box.x0 - pad_x, box.y0 - pad_y, box.width + 2 * pad_x, box.height + 2 * pad_y)
         best = int(w[step].argmax())
         where = f" layer {layer}, head {head}," if self.weights.shape[:2] != (1, 1) else ""
         self.title.set_text(f"{where} {self.query_name} {step} {self.query_labels[step]!r} attends most to "
                             f"{self.key_name} {best} {self.key_labels[best]!r} ({w[step, best]:.2f})".strip())
 
-    def _redraw_background(self, layer: int, head: int) -> None:
-        """A new input, layer or head: axes, labels and bars are rebuilt (the slow path)."""
+    def _redraw_background(self) -> None:
+        """A new input: axes, labels, bars and the grid's small maps are rebuilt (the slow path)."""
         T_q, T_k = self.weights.shape[2:]
         show = lambda labels: [{" ": "␣", "\n": "⏎"}.get(t, t) for t in labels]  # noqa: E731
         self.image.set_extent((-0.5, T_k - 0.5, T_q - 0.5, -0.5))
@@ -156,19 +280,32 @@ class AttentionMap(FigureController):
         self.bars = self.ax_bar.bar(range(T_k), np.zeros(T_k), color="C1", width=0.8)
         self.ax_bar.set_xticks(range(T_k), show(self.key_labels), fontsize=9, family="monospace")
         self.ax_bar.set_xlabel(_plural(self.key_name))
+        for layer, row in enumerate(self.grid_images):  # every small map shows its whole (T_q, T_k) map
+            for head, small in enumerate(row):
+                small.set_data(self.weights[layer, head])
+                small.set_extent((-0.5, T_k - 0.5, T_q - 0.5, -0.5))
+                small.axes.set_xlim(-0.5, T_k - 0.5)
+                small.axes.set_ylim(T_q - 0.5, -0.5)
+        for cover in self.grid_covers:
+            cover.set_width(T_k)
         # a new list (never changed in place: a refused value rolls the controller back to a shallow copy)
         self.animated = []
         self.animate(self.image, self.frame, self.title, *self.bars)
-        self._shown = (id(self.weights), layer, head)
+        if self.grid_frame is not None:
+            self.animate(*self.grid_covers, self.grid_frame)  # the frame last: over its neighbours' covers
+        self._shown = id(self.weights)
         self.background_stale = True
-
 
 def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = False,
                        compute: Callable[[str], Computed] | None = None, text: str = "",
                        query_name: str = "query", key_name: str = "key", play_interval: int = 600) -> WidgetView:
     """The widget. ``weights (layers, heads, T_q, T_k)`` or ``(T_q, T_k)``; ``reveal=True`` for a decoder (rows appear
     as the step advances); ``compute(text) -> (query_labels, key_labels, weights)`` adds a text box (Enter runs it;
-    a ``ValueError`` it raises is shown as a message)."""
+    a ``ValueError`` it raises is shown as a message; its weights must have the same layers and heads).
+
+    With more than one layer or head, layer and head dropdowns appear and the figure adds the layers × heads overview
+    grid (see the module docstring); pass at most ``MAX_GRID_MAPS`` maps, e.g. ``weights[:4]`` for the first 4 layers.
+    """
     controller = AttentionMap(query_labels, key_labels, weights, reveal=reveal, compute=compute, text=text,
                               query_name=query_name, key_name=key_name)
     L, H, T_q, _ = controller.weights.shape
