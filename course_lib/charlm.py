@@ -10,6 +10,8 @@ same functions here, so the two rows of the comparison come from the same code.
     top-p:  keep the smallest set of most likely characters whose probabilities sum to at least p, renormalise
     next  ~ p                             one draw, reproducible with a seeded torch.Generator
 
+:func:`next_distribution` returns p itself, :func:`sample_with_probs` the draw and the p it was drawn from.
+
 **Held-out loss** (nats per character, the mean of ``-log p(next character)``), two ways for a model with a context
 window of ``block_size`` characters:
 
@@ -68,6 +70,65 @@ def check_sampling(temperature=1.0, top_k=None, top_p=None, generator=None) -> N
                          f"{generator.device}: use torch.Generator().manual_seed(seed)")
 
 
+def next_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None) -> torch.Tensor:
+    """The distribution :func:`sample_next` draws the next character from: ``probs (V,)``, float64, on the CPU.
+
+        temperature = 0:  one-hot at argmax(z)      greedy decoding: the most likely character gets probability 1
+        temperature > 0:  p = softmax(z / temperature), restricted by top_k and top_p (the rest get 0), renormalised
+
+    ``top_k``: keep the ``k`` most likely characters (characters tied with the k-th are kept too; a ``k`` larger than
+    the vocabulary keeps all). ``top_p`` (nucleus sampling): keep the most likely characters, in order, until their
+    probabilities sum to at least ``p`` (always at least the most likely one; ``p = 1`` keeps all). Both may be given:
+    top-k is applied first. Logits that are NaN or infinite are refused.
+
+    ``next_distribution(logits, 1.0)`` is the model's own distribution, ``softmax(z)``, with nothing cut.
+    """
+    check_sampling(temperature, top_k, top_p)
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 1 or logits.numel() == 0:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a 1-D tensor (V,) for one position, e.g. logits[0, -1], got {got}")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got {logits.dtype}")
+    last = logits.detach().double()  # (V,)
+    if not torch.isfinite(last).all():
+        raise ValueError("the model's logits are NaN or infinite: its weights are broken (did training diverge?); "
+                         "retrain or reload it")
+    if temperature == 0:  # greedy: all the probability on the most likely character (the first of equals)
+        probs = torch.zeros(len(last), dtype=torch.float64)  # (V,)
+        probs[int(last.argmax())] = 1.0
+        return probs
+    scaled = last / temperature
+    if not torch.isfinite(scaled).all():  # a tiny temperature overflows: shift first (the same softmax)
+        scaled = (last - last.max()) / temperature
+    if top_k is not None and top_k < len(scaled):
+        kth = torch.topk(scaled, int(top_k)).values[-1]  # the k-th largest scaled logit
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        probs = torch.softmax(scaled, dim=-1)  # (V,)
+        sorted_probs, order = torch.sort(probs, descending=True, stable=True)  # (V,) each, most likely first
+        before = torch.cumsum(sorted_probs, dim=0) - sorted_probs  # probability of the characters ranked above
+        drop_sorted = before >= top_p  # the set had reached top_p already: the first character is always kept
+        drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)  # (V,), back in vocabulary order
+        scaled = scaled.masked_fill(drop, float("-inf"))
+    return torch.softmax(scaled, dim=-1).cpu()  # (V,)
+
+
+def sample_with_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None,
+                      generator: torch.Generator | None = None) -> tuple[int, torch.Tensor]:
+    """What :func:`sample_next` draws, and the distribution it drew it from: ``(next_id, probs (V,))``.
+
+    ``probs[next_id]`` is the probability the drawn character had under that distribution (after temperature, top-k
+    and top-p): 1 for every greedy pick. The sampling widget of notebook 07 colours the text by it.
+    """
+    check_sampling(temperature, top_k, top_p, generator)
+    probs = next_distribution(logits, temperature, top_k, top_p)  # (V,)
+    if temperature == 0:
+        return int(probs.argmax()), probs  # greedy: the generator is not used
+    return int(torch.multinomial(probs, 1, generator=generator)), probs
+
+
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> int:
     """One next-character id drawn from the logits ``(V,)`` of one position.
@@ -82,38 +143,13 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     ``top_k``: keep the ``k`` most likely characters (characters tied with the k-th are kept too; a ``k`` larger than
     the vocabulary keeps all). ``top_p`` (nucleus sampling): keep the most likely characters, in order, until their
     probabilities sum to at least ``p`` (always at least the most likely one; ``p = 1`` keeps all). Both may be given:
-    top-k is applied first. Logits that are NaN or infinite are refused.
+    top-k is applied first. Logits that are NaN or infinite are refused. :func:`next_distribution` returns the
+    distribution itself, :func:`sample_with_probs` the draw and the distribution.
 
     The draw is ``torch.multinomial(probs, 1, generator=generator)`` on float64 probabilities on the CPU; pass a
     seeded CPU ``torch.Generator`` for a reproducible sample.
     """
-    check_sampling(temperature, top_k, top_p, generator)
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 1 or logits.numel() == 0:
-        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a 1-D tensor (V,) for one position, e.g. logits[0, -1], got {got}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got {logits.dtype}")
-    last = logits.detach().double()  # (V,)
-    if not torch.isfinite(last).all():
-        raise ValueError("the model's logits are NaN or infinite: its weights are broken (did training diverge?); "
-                         "retrain or reload it")
-    if temperature == 0:
-        return int(last.argmax())  # the first of equally likely characters
-    scaled = last / temperature
-    if not torch.isfinite(scaled).all():  # a tiny temperature overflows: shift first (the same softmax)
-        scaled = (last - last.max()) / temperature
-    if top_k is not None and top_k < len(scaled):
-        kth = torch.topk(scaled, int(top_k)).values[-1]  # the k-th largest scaled logit
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    if top_p is not None and top_p < 1:
-        probs = torch.softmax(scaled, dim=-1)  # (V,)
-        sorted_probs, order = torch.sort(probs, descending=True, stable=True)  # (V,) each, most likely first
-        before = torch.cumsum(sorted_probs, dim=0) - sorted_probs  # probability of the characters ranked above
-        drop_sorted = before >= top_p  # the set had reached top_p already: the first character is always kept
-        drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)  # (V,), back in vocabulary order
-        scaled = scaled.masked_fill(drop, float("-inf"))
-    probs = torch.softmax(scaled, dim=-1).cpu()  # (V,)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return sample_with_probs(logits, temperature, top_k, top_p, generator)[0]
 
 
 def check_generate(vocab, vocab_size: int, prompt: str, n: int, max_n: int) -> int:
