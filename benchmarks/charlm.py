@@ -2,10 +2,18 @@
 
     python3 course.py bench-charlm             the benchmark rows (about 3 minutes of training per model here)
     .venv/bin/python benchmarks/charlm.py --name x --cell lstm --hidden 384 --batch 128 --steps 330   one run
+    .venv/bin/python benchmarks/charlm.py --name g --cell gpt --layers 4 --heads 4 --hidden 128 --block 64 \
+        --batch 32 --steps 1000 --lr 4e-3                                                           one GPT run
 
-Every run: the same data (34 training plays; the 4 held-out plays are never trained on), truncated BPTT on parallel
-streams with the state carried over, AdamW with warm-up and cosine decay, gradient clipping at 1.0, a fixed number of
-steps. The result is the cross-entropy (nats per character) on the whole held-out text, never a training loss.
+Every run: the same data (34 training plays; the 4 held-out plays are never trained on), AdamW with warm-up and
+cosine decay, gradient clipping at 1.0, a fixed number of steps. Recurrent models train with truncated BPTT on
+parallel streams with the state carried over; the GPT (notebook 07) on random blocks of its context length, as
+nanoGPT does. The result is the cross-entropy (nats per character) on the held-out text, never a training loss:
+
+* recurrent models: the whole held-out text read as one stream (``rnn.heldout_loss``);
+* GPT: every held-out character predicted with at least half a context of characters before it
+  (``charlm.windowed_loss``), and nanoGPT's own estimate, the mean over random held-out blocks
+  (``charlm.block_loss``); the recurrent rows get that estimate too, from an empty state per block.
 Results are merged into benchmarks/charlm-results.json; `python3 course.py bench` prints them in its table.
 """
 from __future__ import annotations
@@ -24,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_lib import data, rnn, train  # noqa: E402
+from course_lib import charlm, data, gpt, rnn, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "charlm-results.json"
 
@@ -40,24 +48,40 @@ def cosine_with_warmup(optimizer, steps: int, warmup: int, floor: float = 0.05):
 
 
 def run(name: str, cell: str, hidden: int, emb: int, layers: int, batch: int, block: int, steps: int, lr: float,
-        reference: bool, threads: int, seed: int = 0, live: bool = False) -> dict:
+        reference: bool, threads: int, heads: int = 4, warmup: int | None = None, seed: int = 0,
+        live: bool = False) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     train_text, val_text = data.shakespeare("train"), data.shakespeare("val")
     vocab = data.CharVocab.from_text(train_text)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    model = rnn.CharLM(vocab_size=len(vocab), cell=cell, emb=emb, hidden=hidden, num_layers=layers, reference=reference)
+    warmup = max(1, steps // 20) if warmup is None else warmup
+    if cell == "gpt":
+        model = gpt.GPT(vocab_size=len(vocab), block_size=block, n_layer=layers, n_head=heads, n_embd=hidden)
+        g = torch.Generator().manual_seed(seed)
+        batches, trained = (lambda: data.lm_batch(train_ids, batch, block, generator=g)), model
+    else:
+        model = rnn.CharLM(vocab_size=len(vocab), cell=cell, emb=emb, hidden=hidden, num_layers=layers,
+                           reference=reference)
+        batches, trained = data.lm_stream_batches(train_ids, batch, block), rnn.TruncatedBPTT(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
-    history = train.fit(rnn.TruncatedBPTT(model), data.lm_stream_batches(train_ids, batch, block), rnn.lm_loss,
-                        optimizer, steps=steps, clip_grad_norm=1.0, live=live,
-                        scheduler=cosine_with_warmup(optimizer, steps, warmup=max(1, steps // 20)))
+    history = train.fit(trained, batches, rnn.lm_loss, optimizer, steps=steps, clip_grad_norm=1.0, live=live,
+                        scheduler=cosine_with_warmup(optimizer, steps, warmup=warmup))
     start = time.perf_counter()
-    loss = rnn.heldout_loss(model, val_ids)
+    if cell == "gpt":
+        loss = charlm.windowed_loss(model, val_ids, block)
+    else:
+        loss = rnn.heldout_loss(model, val_ids)
+    eval_seconds = time.perf_counter() - start
+    estimate = charlm.block_loss(model, val_ids, 64)  # nanoGPT's estimate, 64-character blocks for every model
     return {"name": name, "cell": cell, "ours": not reference, "hidden": hidden, "emb": emb, "layers": layers,
-            "batch": batch, "block": block, "steps": steps, "lr": lr, "threads": threads,
+            **({"heads": heads} if cell == "gpt" else {}), "parameters": sum(p.numel() for p in model.parameters()),
+            "batch": batch, "block": block, "steps": steps, "lr": lr, "warmup": warmup, "threads": threads,
             "train_seconds": round(history.seconds, 1), "tokens_per_second": round(steps * batch * block / history.seconds),
             "heldout_nats_per_char": round(loss, 4), "heldout_bits_per_char": round(loss / math.log(2), 4),
-            "eval_seconds": round(time.perf_counter() - start, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+            "heldout_evaluator": "windowed, stride block/2" if cell == "gpt" else "stateful stream",
+            "block_estimate_nats_per_char": round(estimate, 4),
+            "eval_seconds": round(eval_seconds, 1), "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
 
 
 # The benchmark rows: the tuned recurrent model, then the other cells on the same budget (same size, batch, block and
@@ -85,7 +109,9 @@ def save(result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name")
-    parser.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
+    parser.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru", "gpt"])
+    parser.add_argument("--heads", type=int, default=4, help="GPT only")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: 5%% of the steps)")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--emb", type=int, default=64)
     parser.add_argument("--layers", type=int, default=1)
@@ -99,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     jobs = ROWS.items() if args.rows else [(args.name or "run", dict(
         cell=args.cell, hidden=args.hidden, emb=args.emb, layers=args.layers, batch=args.batch, block=args.block,
-        steps=args.steps, lr=args.lr, reference=args.reference))]
+        steps=args.steps, lr=args.lr, reference=args.reference, heads=args.heads, warmup=args.warmup))]
     for name, config in jobs:
         print(f"[charlm] {name}: {config}", flush=True)
         result = run(name, threads=args.threads, **config)

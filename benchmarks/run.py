@@ -143,13 +143,16 @@ def charlm_rows() -> list[str]:
         return ["", "(no character-LM results yet: run `python3 course.py bench-charlm`)"]
     rows = ["", "Character language models on Shakespeare, same step budget, held-out = the 4 plays never trained on "
             "(`python3 course.py bench-charlm`):", "",
-            "| model | steps × batch × block | train time (s) | tokens/s | threads | held-out nats/char | bits/char |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+            "| model | steps × batch × block | train time (s) | tokens/s | threads | held-out nats/char | bits/char "
+            "| evaluator | nanoGPT's estimate (64-char blocks) |",
+            "|---|---|---:|---:|---:|---:|---:|---|---:|"]
     results = {name: r for name, r in json.loads(path.read_text()).items() if not name.startswith("trial")}
     for name, r in results.items():
+        estimate = r.get("block_estimate_nats_per_char")
         rows.append(f"| {name} | {r['steps']} × {r['batch']} × {r['block']} | {r['train_seconds']:.0f} | "
                     f"{r['tokens_per_second']:,} | {r['threads']} | {r['heldout_nats_per_char']:.3f} | "
-                    f"{r['heldout_bits_per_char']:.3f} |")
+                    f"{r['heldout_bits_per_char']:.3f} | {r.get('heldout_evaluator', 'stateful stream')} | "
+                    f"{'—' if estimate is None else f'{estimate:.3f}'} |")
     lstm = [r for r in results.values() if r["cell"] == "lstm"]
     ours = [r for r in lstm if r["ours"]]
     theirs = [r for r in lstm if not r["ours"] and any(o["hidden"] == r["hidden"] for o in ours)]
