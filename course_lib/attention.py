@@ -86,9 +86,10 @@ def _full_mask(mask: torch.Tensor | None, *shape: int) -> torch.Tensor | None:
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to {names} = {tuple(shape)}"
                          f"{hint}. Shapes that do: {padding} for padding, (T_q, T_k) for one mask shared by the "
                          f"batch (e.g. causal), {names}")
-    fully_masked = full.all(dim=-1)  # one flag per query
-    if bool(fully_masked.any()):
-        where = fully_masked.nonzero()[0].tolist()
+    # one flag per query row; checked on the mask as given (e.g. one (T_q, T_k) causal table), not on its copy per
+    # batch entry and head: the same answer, B x heads times cheaper
+    if bool(mask.all(dim=-1).any()):
+        where = full.all(dim=-1).nonzero()[0].tolist()
         raise ValueError(f"the mask hides every key from query {where[-1]} of batch entry {where[0]}: a fully masked "
                          "row has no softmax (it would be NaN). Leave at least one key visible to every query")
     return full
