@@ -334,3 +334,151 @@ def check_dot_score_experiment(model, src_vocab, tgt_vocab) -> bool | None:
     print(f"{name}: your dot-score model gets {exact:.1%} exact match on 500 held-out dates")
     return _report(name, exact >= 0.9, "train it for as many steps as the additive model had, with the same learning "
                                        "rate; compare the two loss curves")
+
+
+# notebook 06: the Transformer ----------------------------------------------------------------------------------------
+# As for 05: fresh random sizes on every call, so an answer that fits one example does not pass.
+
+def _mha_reference(x, W_q, W_k, W_v, W_o, h, *, scale: str = "d_k", use_W_o: bool = True, split: str = "heads",
+                   softmax_dim: int = -1) -> torch.Tensor:
+    """Multi-head self-attention without biases, and the mistakes a learner can make in it (for the hints)."""
+    B, T, d = x.shape
+    d_k = d // h
+
+    def heads(t):  # (B, T, d) -> (B, h, T, d_k)
+        if split == "heads":
+            return t.view(B, T, h, d_k).transpose(1, 2)  # head i: columns i*d_k .. (i+1)*d_k - 1
+        return t.reshape(B, h, T, d_k)  # the mistake: a reshape that mixes positions into heads
+
+    q, k, v = heads(x @ W_q.T), heads(x @ W_k.T), heads(x @ W_v.T)
+    divide = {"d_k": math.sqrt(d_k), "d_model": math.sqrt(d), "none": 1.0}[scale]
+    weights = torch.softmax(q @ k.transpose(-2, -1) / divide, dim=softmax_dim)  # (B, h, T, T)
+    out = (weights @ v).transpose(1, 2).reshape(B, T, d)  # concatenate the heads: (B, T, d)
+    return out @ W_o.T if use_W_o else out
+
+
+def check_multi_head_attention(fn: Callable | None) -> bool | None:
+    """Exercise 06.1: ``fn(x, W_q, W_k, W_v, W_o, h)`` -> multi-head self-attention of ``x (B, T, d_model)`` with
+    ``h`` heads and no biases, ``(B, T, d_model)``; weights ``(d_model, d_model)`` as ``nn.Linear`` stores them
+    (``x @ W_q.T``). Compared with ``nn.MultiheadAttention`` holding the same weights."""
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    sizes = [(2, int(torch.randint(4, 9, (1,), generator=g)), 12, 3), (1, 6, 8, 2), (3, 5, 16, 4), (2, 3, 6, 1)]
+    for B, T, d, h in sizes:
+        x = torch.randn(B, T, d, dtype=torch.float64, generator=g)
+        W = [torch.randn(d, d, dtype=torch.float64, generator=g) / math.sqrt(d) for _ in range(4)]
+        torch_mha = torch.nn.MultiheadAttention(d, h, bias=False, batch_first=True, dtype=torch.float64)
+        with torch.no_grad():
+            torch_mha.in_proj_weight.copy_(torch.cat(W[:3]))
+            torch_mha.out_proj.weight.copy_(W[3])
+            expected, _ = torch_mha(x, x, x, need_weights=False)
+        where = f"(B={B}, T={T}, d_model={d}, h={h})"
+        try:
+            got = fn(x.clone(), *(w.clone() for w in W), h)
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} {where}")
+        if got is None:
+            return _not_attempted(name)
+        if isinstance(got, (tuple, list)):
+            return _report(name, False, "return the output as one tensor of shape (B, T, d_model), not a tuple or a "
+                                        "list")
+        got = _as_float64(got)
+        if got is None:
+            return _report(name, False, "return a tensor of shape (B, T, d_model)")
+        if got.shape != (B, T, d):
+            return _report(name, False, f"for x of shape {(B, T, d)} the output must have the same shape, got "
+                                        f"{tuple(got.shape)}: the heads are concatenated back to d_model columns")
+        if torch.allclose(got, expected, atol=1e-6):
+            continue
+        mistakes = [
+            ({"scale": "none"}, "the scores are not scaled: divide Q K^T by sqrt(d_k) before the softmax"),
+            ({"scale": "d_model"}, "divide by sqrt(d_k), the width of ONE head (d_model / h), not by sqrt(d_model)"),
+            ({"use_W_o": False}, "after concatenating the heads, apply the output projection W_o"),
+            ({"split": "reshape"}, "the heads are split wrongly: head i owns columns i*d_k .. (i+1)*d_k - 1 of every "
+                                   "position; view (B, T, h, d_k), then move the heads axis before T"),
+            ({"softmax_dim": -2}, "the softmax runs over the wrong axis: each query's weights over the KEYS sum to 1 "
+                                  "(the last axis of the scores)"),
+        ]
+        for options, hint in mistakes:
+            if torch.allclose(got, _mha_reference(x, *W, h, **options), atol=1e-6):
+                return _report(name, False, f"{hint} {where}")
+        if h > 1 and torch.allclose(got, _mha_reference(x, *W, 1), atol=1e-6):
+            return _report(name, False, f"this is ONE attention over all d_model columns; split Q, K and V into h "
+                                        f"heads of d_model / h columns each {where}")
+        return _report(name, False, f"wrong output {where}: compare each head with scaled_dot_product_attention on "
+                                    "its own columns of x @ W_q.T, x @ W_k.T and x @ W_v.T")
+    return _report(name, True, "")
+
+
+def check_encoder_layer_parameters(fn: Callable | None) -> bool | None:
+    """Exercise 06.2: ``fn(d_model, dim_feedforward)`` -> the number of parameters of
+    ``nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward)`` (biases included), for any sizes."""
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    sizes = [(8 * int(torch.randint(2, 17, (1,), generator=g)), int(torch.randint(10, 300, (1,), generator=g))),
+             (64, 256), (512, 2048), (4, 1)]
+    for d, ff in sizes:
+        layer = torch.nn.TransformerEncoderLayer(d, 1, ff, device="meta")  # sizes only: no memory is filled
+        expected = sum(p.numel() for p in layer.parameters())
+        try:
+            got = fn(d, ff)
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (d_model={d}, "
+                                        f"dim_feedforward={ff})")
+        if got is None:
+            return _not_attempted(name)
+        if isinstance(got, bool) or _int_answer(got) is None:
+            return _report(name, False, f"return a whole number of parameters, got {got!r}")
+        got = _int_answer(got)
+        if got == expected:
+            continue
+        where = f"(d_model={d}, dim_feedforward={ff}: expected {expected:,}, got {got:,})"
+        wrong = {expected - 4 * d: "the two LayerNorms have parameters too: a scale gamma and a shift beta each",
+                 expected - d * d - d: "self-attention has FOUR d_model x d_model maps: W_q, W_k, W_v and the output "
+                                       "projection W_o (each with a bias)",
+                 expected - (4 * d + ff + d): "every nn.Linear has a bias: the four attention maps and the two "
+                                              "feed-forward layers",
+                 expected - (4 * d + ff + d) - 2 * d: "every nn.Linear and every LayerNorm has a bias (beta)"}
+        if got in wrong:
+            return _report(name, False, f"{wrong[got]} {where}")
+        if expected - got in (d * ff, d * ff + ff, d * ff + d):  # one feed-forward layer counted
+            return _report(name, False, f"the feed-forward network is two layers: W_1 (dim_feedforward, d_model) and "
+                                        f"W_2 (d_model, dim_feedforward), plus their biases {where}")
+        return _report(name, False, f"not the right count {where}: add attention (W_q, W_k, W_v, W_o and biases), "
+                                    "feed-forward (W_1, b_1, W_2, b_2) and two LayerNorms (gamma, beta)")
+    return _report(name, True, "")
+
+
+def check_learned_positions_experiment(model) -> bool | None:
+    """Exercise 06.3: a ``transformer.Seq2SeqTransformer`` with ``positional="learned"`` trained on reversal (lengths
+    1-20, notebook 05's data); the check measures its exact match on 500 fresh held-out sequences of length 1-20 itself
+    and accepts 90% or more."""
+    name = "Exercise 3"
+    if model is None:
+        return _not_attempted(name)
+    from . import seq2seq
+    from .transformer import Seq2SeqTransformer
+
+    if not isinstance(model, Seq2SeqTransformer):
+        return _report(name, False, f"give the check a transformer.Seq2SeqTransformer, got {type(model).__name__}")
+    if model.config.positional != "learned":
+        return _report(name, False, f"the model must use learned positions (TransformerConfig(..., "
+                                    f"positional='learned')), got positional={model.config.positional!r}")
+    vocab_size = len(seq2seq.reversal_vocab())
+    if (model.config.src_vocab_size, model.config.tgt_vocab_size) != (vocab_size, vocab_size):
+        return _report(name, False, f"this model's vocabularies have {model.config.src_vocab_size} and "
+                                    f"{model.config.tgt_vocab_size} symbols; the reversal task's has {vocab_size} "
+                                    "(seq2seq.reversal_vocab())")
+    try:
+        src, tgt = seq2seq.reversal_data(500, 1, 20, seed=2026)
+        device = next(model.parameters()).device
+        exact = seq2seq.decode_accuracy(model, src.to(device), tgt.to(device))["exact"]
+    except Exception as exc:  # a model too short for length 20, or broken: say what happened
+        return _report(name, False, f"evaluating your model raised {type(exc).__name__}: {exc}")
+    print(f"{name}: your model gets {exact:.1%} exact match on 500 held-out reversals of length 1-20")
+    return _report(name, exact >= 0.9, "train it on the same data, steps and learning rate as the model with "
+                                       "sinusoidal positions in section 5; only the positional encoding changes")

@@ -21,6 +21,7 @@ Tokens: id 0 is padding ``<pad>``, 1 the start ``<s>`` (the decoder's first inpu
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -363,25 +364,46 @@ def random_batches(src: torch.Tensor, tgt: torch.Tensor, batch_size: int, seed: 
     return next_batch
 
 
-def fit_seq2seq(attention: str | None, src: torch.Tensor, tgt: torch.Tensor, val_src: torch.Tensor,
-                val_tgt: torch.Tensor, steps: int, src_vocab_size: int, tgt_vocab_size: int, *, lr: float = 3e-3,
-                hidden: int = 128, emb: int = 16, batch_size: int = 100, seed: int = 0, live: bool = True,
-                desc: str = "training"):
-    """Notebook 05's one recipe, used for every model it compares (and by ``benchmarks/attention.py``):
+def fit_model(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, val_src: torch.Tensor, val_tgt: torch.Tensor,
+              steps: int, *, lr: float, batch_size: int = 100, seed: int = 0, live: bool = True,
+              desc: str = "training"):
+    """Notebook 05's one recipe, for any model that reads ``(src, tgt)`` and returns ``logits (B, T, V)`` (a
+    :class:`Seq2Seq`, or notebook 06's ``transformer.Seq2SeqTransformer``):
 
     Adam at ``lr`` with a one-cycle schedule (10% warm-up), gradient clipping at 1, random batches of ``batch_size``
-    (seeded), the loss on every real target token, held-out loss and teacher-forced token accuracy on the first 500
-    validation pairs five times during training. Returns ``(model, history)``.
+    (seeded by ``seed``), the loss on every real target token, held-out loss and teacher-forced token accuracy on the
+    first 500 validation pairs five times during training. Returns the ``train.History``.
+
+    The global random generator is not touched: seed it before building the model (as :func:`fit_seq2seq` does), so
+    that the initial weights are reproducible.
     """
-    torch.manual_seed(seed)
-    model = Seq2Seq(Seq2SeqConfig(src_vocab_size, tgt_vocab_size, emb=emb, hidden=hidden, attention=attention))
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module that reads (src, tgt) and returns logits, e.g. a Seq2Seq, got "
+                        f"{type(model).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be a positive integer (the number of optimizer steps), got {steps!r}")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+        raise ValueError(f"lr must be a number > 0 (the peak learning rate, e.g. 3e-3), got {lr!r}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     # warm-up: 10% of the steps, and at least 2 (OneCycleLR cannot make a warm-up of less than one step)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
                                                    pct_start=min(0.5, max(0.1, 2 / steps)))
     held_out = [((val_src[:500], val_tgt[:500]), val_tgt[:500])]
-    history = train.fit(model, random_batches(src, tgt, batch_size, seed=seed), sequence_loss, optimizer,
-                        steps=steps, eval_batches=held_out, eval_every=max(1, steps // 5), metric=token_accuracy,
-                        metric_name="token accuracy (teacher-forced)", clip_grad_norm=1.0, scheduler=schedule,
-                        live=live, desc=desc)
+    return train.fit(model, random_batches(src, tgt, batch_size, seed=seed), sequence_loss, optimizer,
+                     steps=steps, eval_batches=held_out, eval_every=max(1, steps // 5), metric=token_accuracy,
+                     metric_name="token accuracy (teacher-forced)", clip_grad_norm=1.0, scheduler=schedule,
+                     live=live, desc=desc)
+
+
+def fit_seq2seq(attention: str | None, src: torch.Tensor, tgt: torch.Tensor, val_src: torch.Tensor,
+                val_tgt: torch.Tensor, steps: int, src_vocab_size: int, tgt_vocab_size: int, *, lr: float = 3e-3,
+                hidden: int = 128, emb: int = 16, batch_size: int = 100, seed: int = 0, live: bool = True,
+                desc: str = "training"):
+    """Build a :class:`Seq2Seq` (seeded with ``seed``) and train it with :func:`fit_model`, notebook 05's one recipe
+    for every model it compares (also used by ``benchmarks/attention.py``). Returns ``(model, history)``.
+    """
+    torch.manual_seed(seed)
+    model = Seq2Seq(Seq2SeqConfig(src_vocab_size, tgt_vocab_size, emb=emb, hidden=hidden, attention=attention))
+    history = fit_model(model, src, tgt, val_src, val_tgt, steps, lr=lr, batch_size=batch_size, seed=seed, live=live,
+                        desc=desc)
     return model, history

@@ -49,6 +49,10 @@ WIDGETS = {
     "notebooks/05-attention.ipynb": [
         ("attention-explorer", [("text", 0, "Monday, 7 March 1994"), ("slider", 0, 6), ("play", 0, None)]),
     ],
+    "notebooks/06-transformer.ipynb": [
+        ("transformer-attention-explorer", [("text", 0, "Monday, 7 March 1994"), ("dropdown", 0, "1"),
+                                            ("dropdown", 1, "3"), ("slider", 0, 4)]),
+    ],
 }
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).

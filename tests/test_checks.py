@@ -110,3 +110,92 @@ def test_check_dot_score_experiment_judges_the_model_it_is_given(monkeypatch, ca
     monkeypatch.setattr(s2s, "decode_accuracy", lambda *a, **k: {"exact": 0.95, "token": 0.99})
     assert checks.check_dot_score_experiment(dot, src_vocab, tgt_vocab) is True  # the threshold, on its own number
     assert "95.0%" in capsys.readouterr().out
+
+
+# notebook 06 ---------------------------------------------------------------------------------------------------------
+
+def _mha(x, W_q, W_k, W_v, W_o, h, scaled=True):
+    """A right answer to exercise 06.1: split into heads, scaled dot-product attention per head, concatenate, W_o."""
+    B, T, d = x.shape
+    q, k, v = (t.view(B, T, h, d // h).transpose(1, 2) for t in (x @ W_q.T, x @ W_k.T, x @ W_v.T))  # (B, h, T, d_k)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / ((d // h) ** 0.5 if scaled else 1), dim=-1)  # (B, h, T, T)
+    return (weights @ v).transpose(1, 2).reshape(B, T, d) @ W_o.T
+
+
+def test_check_multi_head_attention_right_wrong_and_fitted(capsys):
+    assert checks.check_multi_head_attention(_mha) is True
+    assert checks.check_multi_head_attention(lambda *a: _mha(*a).float().numpy()) is True  # float32 NumPy is fine
+    assert checks.check_multi_head_attention(None) is None
+    assert checks.check_multi_head_attention(lambda *a: None) is None  # the template, unchanged
+    capsys.readouterr()
+
+    def unscaled(x, W_q, W_k, W_v, W_o, h):
+        return _mha(x, W_q, W_k, W_v, W_o, h, scaled=False)
+
+    def no_output_projection(x, W_q, W_k, W_v, W_o, h):
+        return _mha(x, W_q, W_k, W_v, torch.eye(x.shape[-1], dtype=x.dtype), h)
+
+    def one_head(x, W_q, W_k, W_v, W_o, h):
+        return _mha(x, W_q, W_k, W_v, W_o, 1)
+
+    for wrong, message in ((unscaled, "sqrt(d_k)"), (no_output_projection, "W_o"), (one_head, "ONE attention")):
+        assert checks.check_multi_head_attention(wrong) is False
+        assert message in capsys.readouterr().out
+    fixed = torch.zeros(2, 6, 8, dtype=torch.float64)
+    assert checks.check_multi_head_attention(lambda *a: fixed) is False  # fits no fresh input
+    assert checks.check_multi_head_attention(lambda *a: (_mha(*a), None)) is False  # a tuple, as nn.MultiheadAttention
+    assert "tuple" in capsys.readouterr().out
+    assert checks.check_multi_head_attention(lambda *a: "output") is False  # not a tensor
+    assert checks.check_multi_head_attention(lambda *a: _mha(*a)[0]) is False  # wrong shape
+    assert "same shape" in capsys.readouterr().out
+    assert checks.check_multi_head_attention(lambda *a: 1 / 0) is False  # a crash is reported, not raised
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def _encoder_layer_parameters(d_model, dim_feedforward):
+    attention = 4 * (d_model * d_model + d_model)  # W_q, W_k, W_v, W_o and biases
+    feed_forward = 2 * d_model * dim_feedforward + dim_feedforward + d_model  # W_1, b_1, W_2, b_2
+    return attention + feed_forward + 2 * 2 * d_model  # two LayerNorms: gamma and beta
+
+
+def test_check_encoder_layer_parameters_right_wrong_and_fitted(capsys):
+    assert checks.check_encoder_layer_parameters(_encoder_layer_parameters) is True
+    assert checks.check_encoder_layer_parameters(lambda d, ff: float(_encoder_layer_parameters(d, ff))) is True
+    assert checks.check_encoder_layer_parameters(None) is None
+    assert checks.check_encoder_layer_parameters(lambda d, ff: None) is None
+    capsys.readouterr()
+    assert checks.check_encoder_layer_parameters(lambda d, ff: _encoder_layer_parameters(d, ff) - 4 * d) is False
+    assert "LayerNorm" in capsys.readouterr().out
+    assert checks.check_encoder_layer_parameters(lambda d, ff: _encoder_layer_parameters(d, ff) - d * d - d) is False
+    assert "W_o" in capsys.readouterr().out
+    assert checks.check_encoder_layer_parameters(lambda d, ff: _encoder_layer_parameters(d, ff) - d * ff - d) is False
+    assert "two layers" in capsys.readouterr().out
+    assert checks.check_encoder_layer_parameters(lambda d, ff: 198_272) is False  # right for 64 x 256 only
+    for strange in ("many", [1, 2], 1.5, True, float("nan")):  # never a crash, whatever comes back
+        assert checks.check_encoder_layer_parameters(lambda d, ff, s=strange: s) is False
+    assert checks.check_encoder_layer_parameters(lambda d: 0) is False  # a wrong signature is reported
+    assert "TypeError" in capsys.readouterr().out
+
+
+def test_check_learned_positions_experiment_judges_the_model_it_is_given(monkeypatch, capsys):
+    from course_lib import seq2seq as s2s
+    from course_lib.transformer import Seq2SeqTransformer, TransformerConfig
+
+    V = len(s2s.reversal_vocab())
+
+    def model(positional, vocab=V, max_len=32):
+        return Seq2SeqTransformer(TransformerConfig(vocab, vocab, d_model=8, num_heads=2, num_layers=1,
+                                                    dim_feedforward=16, max_len=max_len, positional=positional))
+
+    assert checks.check_learned_positions_experiment(None) is None
+    assert checks.check_learned_positions_experiment(model("sinusoidal")) is False
+    assert "learned" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment("a model") is False
+    assert checks.check_learned_positions_experiment(model("learned", vocab=14)) is False  # the date vocabulary
+    assert "reversal" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment(model("learned", max_len=8)) is False  # too short for length 20
+    assert "raised" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment(model("learned")) is False  # untrained: far below 90%
+    monkeypatch.setattr(s2s, "decode_accuracy", lambda *a, **k: {"exact": 0.93, "token": 0.99})
+    assert checks.check_learned_positions_experiment(model("learned")) is True  # the threshold, on its own number
+    assert "93.0%" in capsys.readouterr().out
