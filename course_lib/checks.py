@@ -326,7 +326,7 @@ def check_dot_score_experiment(model, src_vocab, tgt_vocab) -> bool | None:
     if attention != "dot":
         return _report(name, False, f"the model must be a seq2seq.Seq2Seq with attention='dot', got {attention!r}")
     try:
-        src, tgt = seq2seq.encode_pairs(data.date_task(500, seed=2026, split="val"), src_vocab, tgt_vocab)
+        src, tgt = seq2seq.encode_pairs(data.date_task(500, seed=2026, split="test"), src_vocab, tgt_vocab)
         exact = seq2seq.decode_accuracy(model, src.to(next(model.parameters()).device),
                                         tgt.to(next(model.parameters()).device))["exact"]
     except Exception as exc:  # a wrong vocabulary or a broken model: say what happened
@@ -453,10 +453,14 @@ def check_encoder_layer_parameters(fn: Callable | None) -> bool | None:
     return _report(name, True, "")
 
 
-def check_learned_positions_experiment(model) -> bool | None:
+def check_learned_positions_experiment(model, history=None, steps: int | None = None) -> bool | None:
     """Exercise 06.3: a ``transformer.Seq2SeqTransformer`` with ``positional="learned"`` trained on reversal (lengths
     1-20, notebook 05's data); the check measures its exact match on 500 fresh held-out sequences of length 1-20 itself
-    and accepts 90% or more."""
+    and accepts 90% or more.
+
+    ``history`` (the ``train.History`` that ``seq2seq.fit_model`` returned) lets the check print how many steps the
+    model trained; with ``steps`` (section 5's budget) as well, a model trained for another number of steps is
+    refused, since the comparison with section 5's models only means something at the same budget."""
     name = "Exercise 3"
     if model is None:
         return _not_attempted(name)
@@ -473,6 +477,16 @@ def check_learned_positions_experiment(model) -> bool | None:
         return _report(name, False, f"this model's vocabularies have {model.config.src_vocab_size} and "
                                     f"{model.config.tgt_vocab_size} symbols; the reversal task's has {vocab_size} "
                                     "(seq2seq.reversal_vocab())")
+    if history is not None:
+        trained = getattr(history, "steps", None)
+        if not isinstance(trained, list):
+            return _report(name, False, f"history must be the train.History that s2s.fit_model returned, got "
+                                        f"{type(history).__name__}")
+        budget = f" (section 5's models: {steps})" if steps is not None else ""
+        print(f"{name}: your model trained {len(trained)} steps{budget}")
+        if steps is not None and len(trained) != steps:
+            return _report(name, False, f"train for exactly {steps} steps at section 5's learning rate, as its models "
+                                        "did: the comparison only means something at the same budget")
     try:
         src, tgt = seq2seq.reversal_data(500, 1, 20, seed=2026)
         device = next(model.parameters()).device

@@ -513,18 +513,21 @@ def date_task(n: int, seed: int = 0, split: str = "all") -> list[tuple[str, str]
 
     Dates are drawn uniformly from the real calendar days of the years in ``DATE_YEARS`` (leap days included), each
     written in one of the ``DATE_FORMATS`` chosen at random. Numeric forms are day first.
-    ``split``: ``"val"`` draws only held-out dates (every tenth calendar day), ``"train"`` only the others, so a model
-    trained on ``"train"`` has never seen a ``"val"`` date in any format; ``"all"`` draws from every day.
+    ``split``: every tenth calendar day is held out, half of them for ``"val"`` (choosing settings) and the other half
+    for ``"test"`` (reporting), so the two never share a day; ``"train"`` draws only the other nine days in ten, so
+    a model trained on it has never seen a held-out date in any format; ``"all"`` draws from every day.
     ``n`` is at most ``MAX_DATE_PAIRS``: a larger request is refused at once rather than filling the memory.
     """
-    _check_split(split, ("train", "val", "all"))
+    _check_split(split, ("train", "val", "test", "all"))
     n = _check_int("n", n, 1, MAX_DATE_PAIRS, why=" (MAX_DATE_PAIRS, about 4 s): use fewer pairs, or draw batches "
                                                 "with new seeds")
     seed = _check_seed(seed)
     first, last = datetime.date(DATE_YEARS[0], 1, 1), datetime.date(DATE_YEARS[1], 12, 31)
     days = [first + datetime.timedelta(days=k) for k in range((last - first).days + 1)]
-    if split != "all":
-        days = [d for d in days if (d.toordinal() % 10 == 0) == (split == "val")]
+    if split == "train":
+        days = [d for d in days if d.toordinal() % 10 != 0]
+    elif split != "all":  # held out: ordinal 0 mod 20 for "val", 10 mod 20 for "test"
+        days = [d for d in days if d.toordinal() % 20 == (0 if split == "val" else 10)]
     g = torch.Generator().manual_seed(seed)
     picks = torch.randint(len(days), (n,), generator=g).tolist()
     styles = torch.randint(len(DATE_FORMATS), (n,), generator=g).tolist()

@@ -385,9 +385,10 @@ def fit_model(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, val_src: t
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise ValueError(f"lr must be a number > 0 (the peak learning rate, e.g. 3e-3), got {lr!r}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    # warm-up: 10% of the steps, and at least 2 (OneCycleLR cannot make a warm-up of less than one step)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
-                                                   pct_start=min(0.5, max(0.1, 2 / steps)))
+    # warm-up: 10% of the steps, and at least 2 (OneCycleLR cannot make a warm-up of less than one step); a run of
+    # one or two steps has no room for a cycle and keeps lr constant
+    schedule = None if steps < 3 else torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=steps, pct_start=min(0.5, max(0.1, 2 / steps)))
     held_out = [((val_src[:500], val_tgt[:500]), val_tgt[:500])]
     return train.fit(model, random_batches(src, tgt, batch_size, seed=seed), sequence_loss, optimizer,
                      steps=steps, eval_batches=held_out, eval_every=max(1, steps // 5), metric=token_accuracy,

@@ -232,8 +232,11 @@ def test_date_task_formats_and_held_out_dates():
     for text, iso in pairs:
         assert data.parse_date(text) == iso  # every generated input reads back to its answer
     train = {iso for _, iso in data.date_task(5000, seed=0, split="train")}
-    val = {iso for _, iso in data.date_task(500, seed=1, split="val")}
-    assert not train & val  # no held-out date is ever trained on, in any format
+    val = {iso for _, iso in data.date_task(2000, seed=1, split="val")}
+    test = {iso for _, iso in data.date_task(2000, seed=2, split="test")}
+    assert not train & val and not train & test  # no held-out date is ever trained on, in any format
+    assert not val & test  # the days that choose settings are not the days we report on
+    assert len(val) > 1000 and len(test) > 1000  # and each half is large (about 1,826 days each)
     styles = {example for example, _ in data.DATE_FORMATS}
     assert len(styles) == 7
 

@@ -29,6 +29,11 @@ X = torch.randn(2, 5, 8, generator=g)
 PAD_MASK = torch.tensor([[False] * 5, [False, False, False, True, True]])
 
 
+def _fresh_model():
+    torch.manual_seed(0)
+    return s2s.Seq2Seq(s2s.Seq2SeqConfig(len(SRC_VOCAB), len(TGT_VOCAB), emb=8, hidden=16))
+
+
 def _filled_cache():
     cache = KVCache()
     MHA(X, X, X, cache=cache)  # batch of 2
@@ -189,13 +194,30 @@ CASES = [
     Case("seq2seq: batch larger than data", lambda: s2s.random_batches(SRC, TGT, 100), raises=ValueError,
          match="batch_size"),
     Case("seq2seq: rows differ", lambda: s2s.random_batches(SRC, TGT[:3], 2), raises=ValueError, match="rows"),
+    Case("fit_model: a class, not a model", lambda: s2s.fit_model(s2s.Seq2Seq, SRC, TGT, SRC, TGT, 2, lr=1e-3,
+                                                                   live=False),
+         raises=TypeError, match="model must be an nn.Module"),
+    Case("fit_model: zero steps", lambda: s2s.fit_model(MODEL, SRC, TGT, SRC, TGT, 0, lr=1e-3, live=False),
+         raises=ValueError, match="steps must be a positive integer", state=lambda: model_state(MODEL)),
+    Case("fit_model: steps as float", lambda: s2s.fit_model(MODEL, SRC, TGT, SRC, TGT, 2.0, lr=1e-3, live=False),
+         raises=ValueError, match="steps must be a positive integer", state=lambda: model_state(MODEL)),
+    Case("fit_model: negative lr", lambda: s2s.fit_model(MODEL, SRC, TGT, SRC, TGT, 2, lr=-1e-3, live=False),
+         raises=ValueError, match="lr must be a number > 0", state=lambda: model_state(MODEL)),
+    Case("fit_model: lr as string", lambda: s2s.fit_model(MODEL, SRC, TGT, SRC, TGT, 2, lr="3e-3", live=False),
+         raises=ValueError, match="lr must be a number > 0", state=lambda: model_state(MODEL)),
+    Case("fit_model: batch larger than data", lambda: s2s.fit_model(MODEL, SRC, TGT, SRC, TGT, 2, lr=1e-3,
+                                                                     batch_size=100, live=False),
+         raises=ValueError, match="batch_size must be an integer in", state=lambda: model_state(MODEL)),
+    Case("fit_model: two steps train", lambda: s2s.fit_model(_fresh_model(), SRC, TGT, SRC, TGT, 2, lr=1e-3,
+                                                              batch_size=3, live=False).steps,
+         returns=lambda steps: list(steps) == [1, 2]),
     # -- dates -------------------------------------------------------------------------------------------------------
     Case("dates: bytes", lambda: data.parse_date(b"7 March 1994"), raises=TypeError, match="string"),
     Case("dates: None", lambda: data.parse_date(None), raises=TypeError, match="string"),
     Case("dates: surrounding spaces", lambda: data.parse_date("  7 March 1994 "), returns=lambda d: d == "1994-03-07"),
     Case("dates: lower case", lambda: data.parse_date("monday, 7 march 1994"), returns=lambda d: d == "1994-03-07"),
     Case("dates: month 13", lambda: data.parse_date("7.13.94"), raises=ValueError, match="not a real date"),
-    Case("dates: unknown split", lambda: data.date_task(5, split="test"), raises=ValueError, match="split"),
+    Case("dates: unknown split", lambda: data.date_task(5, split="valid"), raises=ValueError, match="split"),
     # -- the widget --------------------------------------------------------------------------------------------------
     Case("widget: weights not summing to 1", lambda: AttentionMap(LABELS_Q, LABELS_K, W * 2),
          raises=ValueError, match="sum to 1"),
