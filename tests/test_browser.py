@@ -52,6 +52,8 @@ WIDGETS = {
     "notebooks/06-transformer.ipynb": [
         ("transformer-attention-explorer", [("text", 0, "Monday, 7 March 1994"), ("dropdown", 0, "1"),
                                             ("dropdown", 1, "3"), ("slider", 0, 4)]),
+        ("transformer-encoder-explorer", [("text", 0, "Monday, 7 March 1994"), ("dropdown", 0, "1"),
+                                          ("dropdown", 1, "2"), ("slider", 0, 3)]),
     ],
 }
 

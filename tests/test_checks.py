@@ -199,3 +199,14 @@ def test_check_learned_positions_experiment_judges_the_model_it_is_given(monkeyp
     monkeypatch.setattr(s2s, "decode_accuracy", lambda *a, **k: {"exact": 0.93, "token": 0.99})
     assert checks.check_learned_positions_experiment(model("learned")) is True  # the threshold, on its own number
     assert "93.0%" in capsys.readouterr().out
+    # the budget: with a history, the steps trained are printed; with steps too, another budget is refused
+    from course_lib.train import History
+
+    assert checks.check_learned_positions_experiment(model("learned"), History(steps=list(range(1, 401))), 400)
+    assert "trained 400 steps (section 5's models: 400)" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment(model("learned"), History(steps=[1, 2, 3]), 400) is False
+    assert "exactly 400 steps" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment(model("learned"), History(steps=[1, 2]))  # no budget: printed
+    assert "trained 2 steps" in capsys.readouterr().out
+    assert checks.check_learned_positions_experiment(model("learned"), "400 steps", 400) is False
+    assert "History" in capsys.readouterr().out
