@@ -1,0 +1,34 @@
+"""Write the README's pictures of the attention explorers from the notebooks' stored full-mode outputs.
+
+The browser test's screenshots (``COURSE_UPDATE_SCREENSHOTS=1``) come from a fast-mode run, whose models are barely
+trained; these come from the trained models of ``python3 course.py regenerate``: each explorer cell stores the PNG
+picture of its figure next to the widget (the fallback GitHub shows). Run after regenerating:
+
+    .venv/bin/python docs/screenshots/from_notebooks.py
+"""
+import base64
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+# (notebook, name of the variable the cell displays, picture)
+PICTURES = [("05-attention", "explorer", "attention-explorer.png"),
+            ("06-transformer", "explorer", "transformer-attention-explorer.png"),
+            ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png")]
+
+
+def stored_png(notebook: str, variable: str) -> bytes:
+    cells = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4).cells
+    for cell in cells:
+        if cell.cell_type == "code" and cell.source.rstrip().splitlines()[-1:] == [variable]:
+            for output in cell.outputs:
+                if "image/png" in output.get("data", {}):
+                    return base64.b64decode(output["data"]["image/png"])
+    raise SystemExit(f"{notebook}: no cell that ends with {variable!r} and stores a PNG: regenerate it first")
+
+
+if __name__ == "__main__":
+    for notebook, variable, name in PICTURES:
+        (Path(__file__).parent / name).write_bytes(stored_png(notebook, variable))
+        print("written", name)
