@@ -119,16 +119,44 @@ def widget_timings() -> list[tuple[str, float]]:
     dates = [text for text, _ in data.date_task(10, seed=4)]
     rows.append(("attention explorer (05): new date (runs the model; explicit action, not a slider move)",
                  median_ms(lambda v: setattr(aview.controls["text"], "value", v), dates, repeats=1)))
+
+    from course_lib import gpt
+    from course_lib.transformer import Seq2SeqTransformer, TransformerConfig
+    from course_lib.widgets.sampling import sampling_explorer
+
+    torch.manual_seed(0)  # notebook 06's date Transformer: 2 layers x 4 heads, the grid beside the big map
+    tmodel = Seq2SeqTransformer(TransformerConfig(len(src_vocab), len(tgt_vocab), max_len=32))
+
+    def run_transformer(text):
+        _, labels, weights = s2s.translate(tmodel, text, src_vocab, tgt_vocab, max_len=12)
+        return labels, list(text), weights
+
+    tview = attention_explorer(*run_transformer(first), compute=run_transformer, text=first,
+                               query_name="output", key_name="input")
+    heads = [(layer, head) for layer in range(2) for head in range(4)]
+    rows.append(("attention explorer (06, 2 x 4 heads): change head",
+                 median_ms(lambda v: setattr(tview.controls["head"], "value", v), [h for _, h in heads[1:]] * 4)))
+    rows.append(("attention explorer (06, 2 x 4 heads): move step slider",
+                 median_ms(lambda v: setattr(tview.controls["step"], "value", v),
+                           [k % tview.controller.weights.shape[2] for k in range(1, 31)])))
+    torch.manual_seed(0)  # notebook 07's GPT shape (the nanoGPT CPU recipe); the weights do not change the times
+    gmodel = gpt.GPT(vocab_size=len(vocab), block_size=64, n_layer=4, n_head=4, n_embd=128)
+    sview = sampling_explorer(gmodel, vocab, prompt="ROMEO:", n=200, seed=0)
+    rows.append(("sampling explorer (07): move position slider",
+                 median_ms(lambda v: setattr(sview.controls["position"], "value", v), list(range(1, 31)))))
+    rows.append(("sampling explorer (07): new 200-character sample (runs the model; explicit action)",
+                 median_ms(lambda v: setattr(sview.controls["seed"], "value", v), list(range(1, 6)), repeats=1)))
     return rows
 
 
 def attention_rows() -> list[str]:
-    """Notebook 05's tuning runs (benchmarks/attention.py -> benchmarks/attention-tuning.json)."""
+    """Notebooks 05 and 06's tuning runs (benchmarks/attention.py -> benchmarks/attention-tuning.json)."""
     path = ROOT / "benchmarks" / "attention-tuning.json"
     if not path.exists():
         return ["", "(no attention tuning results yet: run `.venv/bin/python benchmarks/attention.py`)"]
-    rows = ["", "Notebook 05 tuning runs: each model and task at the notebook's step budget, held-out exact match by greedy "
-            "decoding (`benchmarks/attention.py`; the notebook trains each model with its best row):", "",
+    rows = ["", "Notebooks 05 and 06 tuning runs: each model and task at notebook 05's step budget, validation exact match by "
+            "greedy decoding (`benchmarks/attention.py`; the notebooks train each model with its best row; 05 compares "
+            "at width 128):", "",
             "| task | attention | learning rate | width | steps | held-out exact match |", "|---|---|---:|---:|---:|---:|"]
     for r in json.loads(path.read_text())["runs"]:
         rows.append(f"| {r['task']} | {r['attention'] or 'none'} | {r['lr']:g} | {r['hidden']} | {r['steps']} | "
