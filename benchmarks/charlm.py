@@ -37,16 +37,6 @@ from course_lib import charlm, data, gpt, rnn, train  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "charlm-results.json"
 
 
-def cosine_with_warmup(optimizer, steps: int, warmup: int, floor: float = 0.05):
-    """Learning rate: linear warm-up for ``warmup`` steps, then cosine decay to ``floor`` × the peak."""
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def run(name: str, cell: str, hidden: int, emb: int, layers: int, batch: int, block: int, steps: int, lr: float,
         reference: bool, threads: int, heads: int = 4, warmup: int | None = None, seed: int = 0,
         live: bool = False) -> dict:
@@ -65,8 +55,8 @@ def run(name: str, cell: str, hidden: int, emb: int, layers: int, batch: int, bl
                            reference=reference)
         batches, trained = data.lm_stream_batches(train_ids, batch, block), rnn.TruncatedBPTT(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
-    history = train.fit(trained, batches, rnn.lm_loss, optimizer, steps=steps, clip_grad_norm=1.0, live=live,
-                        scheduler=cosine_with_warmup(optimizer, steps, warmup=warmup))
+    history = train.fit(trained, batches, charlm.lm_loss, optimizer, steps=steps, clip_grad_norm=1.0, live=live,
+                        scheduler=charlm.warmup_cosine(optimizer, steps, warmup=warmup))
     start = time.perf_counter()
     if cell == "gpt":
         loss = charlm.windowed_loss(model, val_ids, block)

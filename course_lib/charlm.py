@@ -25,6 +25,9 @@ window of ``block_size`` characters:
 03's stateful evaluator, which carries a recurrent state through the whole text, stays in
 :func:`course_lib.rnn.heldout_loss`: a Transformer has no state to carry.
 
+**Training** every row of the comparison: :func:`lm_loss` (the cross-entropy at every position) and
+:func:`warmup_cosine` (linear warm-up, then cosine decay), the recipe of ``benchmarks/charlm.py``.
+
 ``model(idx)`` may return logits ``(B, T, V)`` or a pair ``(logits, state)`` (as ``CharLM`` does); both are read.
 """
 from __future__ import annotations
@@ -172,6 +175,61 @@ def check_generate(vocab, vocab_size: int, prompt: str, n: int, max_n: int) -> i
         raise ValueError(f"n={n:,} characters is more than one call generates (at most {max_n:,}, "
                          f"about a minute or more): ask for fewer")
     return int(n)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Training: the loss and the schedule every row of the comparison uses
+# ----------------------------------------------------------------------------------------------------------------------
+
+def lm_loss(output, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of next-character prediction over all ``B·T`` positions.
+
+    ``output``: logits ``(B, T, V)`` or the ``(logits, state)`` pair that :class:`CharLM` returns; ``y (B, T)`` ids,
+    every one in ``0..V-1``: a negative id is refused (``F.cross_entropy`` would silently skip -100, its ignore_index).
+    """
+    logits = output[0] if isinstance(output, (tuple, list)) and len(output) > 0 else output
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"output must be logits (B, T, V) or the (logits, state) pair, got {type(logits).__name__}")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a tensor (B, T) of the next token ids, got {type(y).__name__}")
+    if logits.ndim != 3 or tuple(y.shape) != tuple(logits.shape[:2]):
+        raise ValueError(f"logits must be (B, T, V) and y (B, T), got {tuple(logits.shape)} and {tuple(y.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer token ids, got dtype {y.dtype}: use y.long()")
+    if logits.numel() == 0:
+        raise ValueError(f"logits {tuple(logits.shape)} hold no position to score: a batch needs B, T >= 1")
+    B, T, V = logits.shape
+    if y.device != logits.device:
+        raise ValueError(f"y is on {y.device} but logits are on {logits.device}: move it with "
+                         f"y.to({str(logits.device)!r})")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= V:  # cross_entropy would fail on hi, and silently skip -100 (its ignore_index)
+        raise ValueError(f"y must hold token ids in 0..{V - 1} (V={V}), got values in {lo}..{hi}")
+    return F.cross_entropy(logits.reshape(B * T, V), y.reshape(B * T))  # (B·T, V) against (B·T,)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int, floor: float = 0.05):
+    """The learning-rate schedule of the char-model benchmark (nanoGPT's): a ``LambdaLR`` whose factor is
+
+        (step + 1) / warmup                                              for step < warmup   (linear warm-up)
+        floor + (1 - floor) · (1 + cos(π (step - warmup) / (steps - warmup))) / 2      after   (cosine decay)
+
+    so the rate climbs to the optimizer's ``lr`` in ``warmup`` steps, then falls to ``floor × lr`` at the last step.
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    steps, warmup = _check_count("steps", steps), _check_count("warmup", warmup)
+    if warmup > steps:
+        raise ValueError(f"warmup ({warmup}) must be at most steps ({steps})")
+    if isinstance(floor, bool) or not isinstance(floor, numbers.Real) or not 0 <= floor <= 1:
+        raise ValueError(f"floor must be a number in [0, 1] (the last step's fraction of the peak rate), got {floor!r}")
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

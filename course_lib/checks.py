@@ -496,3 +496,149 @@ def check_learned_positions_experiment(model, history=None, steps: int | None = 
     print(f"{name}: your model gets {exact:.1%} exact match on 500 held-out reversals of length 1-20")
     return _report(name, exact >= 0.9, "train it on the same data, steps and learning rate as the model with "
                                        "sinusoidal positions in section 5; only the positional encoding changes")
+
+
+# notebook 07 ----------------------------------------------------------------------------------------------------------
+
+def check_nucleus(fn: Callable | None) -> bool | None:
+    """Exercise 07.1: ``fn(probs, p)`` -> top-p (nucleus) filtering of one distribution ``probs (V,)``: keep the most
+    likely characters, in order of probability, until their probabilities sum to at least ``p``; give the others 0 and
+    renormalise. Compared with :func:`course_lib.charlm.next_distribution` (``top_p=p``) on random distributions."""
+    from .charlm import next_distribution
+
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    cases = [(65, 0.9), (10, 0.5), (5, 1.0), (30, 0.05), (65, 0.75)]
+    for V, p in cases:
+        probs = torch.softmax(2 * torch.randn(V, dtype=torch.float64, generator=g), 0)  # (V,), no ties
+        expected = next_distribution(probs.log(), 1.0, top_p=p)  # the library's nucleus
+        try:
+            got = fn(probs.clone(), p)
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report(name, False, f"your function raised {type(exc).__name__}: {exc} (V={V}, p={p})")
+        if got is None:
+            return _not_attempted(name)
+        got = _as_float64(got)
+        if got is None or got.shape != (V,):
+            shape = None if got is None else tuple(got.shape)
+            return _report(name, False, f"return one probability per character, shape ({V},), got {shape}")
+        kept, expected_kept = int((got > 0).sum()), int((expected > 0).sum())
+        if torch.allclose(got, expected, atol=1e-9):
+            continue
+        if abs(float(got.sum()) - 1) > 1e-6 and torch.equal(got > 0, expected > 0):
+            return _report(name, False, f"the right characters are kept, but the result sums to {float(got.sum()):.3f}:"
+                                        " renormalise what you keep so that it sums to 1")
+        if kept == expected_kept - 1:
+            return _report(name, False, f"one character too few (V={V}, p={p}): keep adding characters until the sum "
+                                        "*reaches* p, so the character that crosses p is kept too")
+        if kept == expected_kept and not torch.equal(got > 0, expected > 0):
+            return _report(name, False, "the right number of characters, but not the most likely ones: sort the "
+                                        "probabilities first (torch.sort(..., descending=True)) and map back")
+        return _report(name, False, f"wrong distribution for V={V}, p={p}: you keep {kept} characters, the nucleus "
+                                    f"has {expected_kept}. Sort, take the cumulative sum, keep a prefix, renormalise")
+    return _report(name, True, "")
+
+
+def _count_positions(prompt_len: int, n: int, block_size: int, use_cache: bool) -> int:
+    """The positions ``GPT.generate`` feeds through the model, measured: a tiny GPT with a counter on its forward."""
+    from .data import CharVocab
+    from .gpt import GPT
+
+    vocab = CharVocab.from_text("ab")
+    torch.manual_seed(0)
+    model = GPT(vocab_size=len(vocab), block_size=block_size, n_layer=1, n_head=1, n_embd=4)
+    read = []
+    hook = model.register_forward_pre_hook(lambda module, args: read.append(args[0].shape[1]))
+    try:
+        model.generate(vocab, "a" * prompt_len, n, temperature=0.0, use_cache=use_cache)
+    finally:
+        hook.remove()
+    return sum(read)
+
+
+def check_positions_read(fn: Callable | None) -> bool | None:
+    """Exercise 07.2: ``fn(prompt_len, n, block_size, use_cache)`` -> how many positions (summed over its forward
+    passes) ``GPT.generate`` feeds through the model to write ``n >= 1`` characters after a prompt of ``prompt_len``
+    characters. The truth is measured: a tiny GPT's ``generate`` with a counter on ``forward``."""
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    rand = lambda lo, hi: int(torch.randint(lo, hi + 1, (1,), generator=g))  # noqa: E731
+    cases = [(1, 7, 8), (3, 2, 8), (5, 20, 8), (8, 4, 8), (rand(1, 6), rand(10, 30), rand(6, 12))]
+    for prompt_len, n, block in cases:
+        for use_cache in (False, True):
+            expected = _count_positions(prompt_len, n, block, use_cache)
+            try:
+                got = fn(prompt_len, n, block, use_cache)
+            except Exception as exc:  # a learner's function may fail in any way; say how
+                return _report(name, False, f"your function raised {type(exc).__name__}: {exc}")
+            if got is None:
+                return _not_attempted(name)
+            got = _int_answer(got)
+            if got == expected:
+                continue
+            case = f"prompt_len={prompt_len}, n={n}, block_size={block}, use_cache={use_cache}"
+            fills = prompt_len + n - 1 > block
+            if got is not None and abs(got - expected) == (1 if use_cache else min(prompt_len + n, block)):
+                hint = "Look at the last character: once it is drawn, does generate run the model again?"
+            elif use_cache and fills:
+                hint = ("The window fills up here: read the docstring of GPT.generate on what happens to the cache "
+                        "when the oldest character has to leave the window")
+            elif not use_cache and fills:
+                hint = "Without the cache each step re-reads the text, but never more than block_size characters"
+            else:
+                hint = ("Count the first forward pass (the whole prompt), then one pass per new character that is "
+                        "fed back in")
+            return _report(name, False, f"{got} positions for {case}; the model reads {expected}. {hint}")
+    return _report(name, True, "")
+
+
+def check_loss_by_position(fn: Callable | None, model, ids: torch.Tensor) -> bool | None:
+    """Exercise 07.3: ``fn(model, ids, block_size)`` -> ``(block_size,)``: the mean held-out loss (nats) at each
+    position ``t`` of the consecutive, non-overlapping blocks ``x = ids[i B : i B + B]``, ``y = ids[i B + 1 : i B + B
+    + 1]`` (``B = block_size``; every whole block of ``ids``). Compared with the check's own measurement on the model
+    it is given."""
+    from torch.nn import functional as F
+
+    from .data import lm_eval_batches
+    from .train import eval_mode
+
+    name = "Exercise 3"
+    if fn is None:
+        return _not_attempted(name)
+    block = model.config.block_size
+    try:
+        got = fn(model, ids, block)
+    except Exception as exc:  # a learner's function may fail in any way; say how
+        return _report(name, False, f"your function raised {type(exc).__name__}: {exc}")
+    if got is None:
+        return _not_attempted(name)
+    got = _as_float64(got)
+    if got is None or got.shape != (block,):
+        return _report(name, False, f"return one mean loss per position, shape ({block},), got "
+                                    f"{None if got is None else tuple(got.shape)}")
+    total = torch.zeros(block, dtype=torch.float64)
+    count = 0
+    with torch.no_grad(), eval_mode(model):
+        for x, y in lm_eval_batches(ids, 64, block):
+            logits = model(x)  # (b, T, V)
+            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (b, T)
+            total += losses.double().sum(0)
+            count += len(x)
+    expected = total / count  # (T,)
+    if torch.allclose(got, expected, atol=1e-4):
+        print(f"{name}: loss at position 0: {float(expected[0]):.2f} nats, at position {block - 1}: "
+              f"{float(expected[-1]):.2f} nats")
+        return _report(name, True, "")
+    if torch.allclose(got, expected.flip(0), atol=1e-4):
+        return _report(name, False, "the order is reversed: entry t is the loss of the prediction made at position t")
+    if torch.allclose(got, torch.full_like(expected, float(expected.mean())), atol=1e-4):
+        return _report(name, False, "that is the mean over all positions: average over the blocks only, one value "
+                                    "per position (reduction='none' keeps them apart)")
+    if torch.allclose(got / math.log(2), expected, atol=1e-3) or torch.allclose(got * math.log(2), expected, atol=1e-3):
+        return _report(name, False, "the check wants nats (natural logarithm), as F.cross_entropy gives")
+    return _report(name, False, "wrong values: use every whole block of ids, side by side and not overlapping "
+                                "(block i starts at i × block_size), and the loss of each prediction on its own")

@@ -82,8 +82,9 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """One pre-LN decoder block: ``x = x + attn(LN_1(x))``, then ``x = x + mlp(LN_2(x))``.
 
-    ``forward(x (B, T, C), mask (T, T_k), cache=None)`` -> ``(x (B, T, C), weights (B, heads, T, T_k))``; ``mask`` is
-    boolean, ``True`` = may not attend. The same computation as ``nn.TransformerEncoderLayer(C, heads, 4 C,
+    ``forward(x (B, T, C), mask (T, T_k), cache=None, need_weights=True)`` -> ``(x (B, T, C), weights (B, heads, T,
+    T_k))`` (``None`` with ``need_weights=False``: the fused attention kernel); ``mask`` is boolean, ``True`` = may not
+    attend. The same computation as ``nn.TransformerEncoderLayer(C, heads, 4 C,
     dropout=0, activation="gelu", batch_first=True, norm_first=True)`` with a causal mask; :meth:`from_torch` copies
     one.
     """
@@ -95,9 +96,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, cache: KVCache | None = None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, cache: KVCache | None = None,
+                need_weights: bool = True):
         h = self.ln_1(x)  # (B, T, C)
-        a, weights = self.attn(h, h, h, attn_mask=mask, cache=cache)  # (B, T, C), (B, heads, T, T_k)
+        a, weights = self.attn(h, h, h, attn_mask=mask, cache=cache, need_weights=need_weights)  # (B, T, C), weights
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, weights
@@ -199,6 +201,10 @@ class GPT(nn.Module):
         characters already read; they are extended in place with the new ones. The new characters then sit at
         positions ``past .. past + T - 1``, and new query i may attend keys ``0 .. past + i``. ``past + T`` must be at
         most ``config.block_size``: there is no learned position beyond it.
+
+        Without ``return_weights`` the attention runs PyTorch's fused kernel and keeps no weights (faster; see
+        :class:`course_lib.attention.MultiHeadAttention`); with it, every layer's ``(heads, T, T_k)`` weights are
+        computed and returned.
         """
         B, T = self._check_idx(idx)
         past = self._check_caches(caches, B, idx.dtype)
@@ -215,7 +221,7 @@ class GPT(nn.Module):
         mask = torch.ones(T, past + T, dtype=torch.bool, device=idx.device).triu(past + 1)  # (T, T_k)
         weights = []
         for l, block in enumerate(self.blocks):
-            x, w = block(x, mask, None if caches is None else caches[l])  # (B, T, C), (B, heads, T, T_k)
+            x, w = block(x, mask, None if caches is None else caches[l], need_weights=return_weights)  # (B, T, C)
             weights.append(w)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         if return_weights:

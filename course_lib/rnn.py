@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import charlm
+from .charlm import lm_loss  # noqa: F401  (shared by every char model; 02-04 call it rnn.lm_loss)
 from .mlp import MAX_PARAMETERS, _check_budget
 from .mlp import _check_size as _check_count
 from .train import eval_mode
@@ -645,30 +646,3 @@ def heldout_loss(model: CharLM, ids: torch.Tensor, streams: int = 16, block: int
             logits, state = model(x_all[:, start : start + block], state)  # (S, b, V)
             total += float(lm_loss(logits, y_all[:, start : start + block])) * logits.shape[0] * logits.shape[1]
     return total / (n * streams)
-
-
-def lm_loss(output, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of next-character prediction over all ``B·T`` positions.
-
-    ``output``: logits ``(B, T, V)`` or the ``(logits, state)`` pair that :class:`CharLM` returns; ``y (B, T)`` ids,
-    every one in ``0..V-1``: a negative id is refused (``F.cross_entropy`` would silently skip -100, its ignore_index).
-    """
-    logits = output[0] if isinstance(output, (tuple, list)) and len(output) > 0 else output
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"output must be logits (B, T, V) or the (logits, state) pair, got {type(logits).__name__}")
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a tensor (B, T) of the next token ids, got {type(y).__name__}")
-    if logits.ndim != 3 or tuple(y.shape) != tuple(logits.shape[:2]):
-        raise ValueError(f"logits must be (B, T, V) and y (B, T), got {tuple(logits.shape)} and {tuple(y.shape)}")
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise TypeError(f"y must hold integer token ids, got dtype {y.dtype}: use y.long()")
-    if logits.numel() == 0:
-        raise ValueError(f"logits {tuple(logits.shape)} hold no position to score: a batch needs B, T >= 1")
-    B, T, V = logits.shape
-    if y.device != logits.device:
-        raise ValueError(f"y is on {y.device} but logits are on {logits.device}: move it with "
-                         f"y.to({str(logits.device)!r})")
-    lo, hi = int(y.min()), int(y.max())
-    if lo < 0 or hi >= V:  # cross_entropy would fail on hi, and silently skip -100 (its ignore_index)
-        raise ValueError(f"y must hold token ids in 0..{V - 1} (V={V}), got values in {lo}..{hi}")
-    return F.cross_entropy(logits.reshape(B * T, V), y.reshape(B * T))  # (B·T, V) against (B·T,)

@@ -351,6 +351,24 @@ def test_multi_head_attention_equals_nn_multiheadattention(masks, bias):
         assert (ours_flat[name] - ref_flat[name]).abs().max() <= TOL, name
 
 
+@pytest.mark.parametrize("masks", ["none", "padding", "causal", "both"])
+def test_the_fused_kernel_gives_the_same_outputs_and_gradients(masks):
+    """need_weights=False runs F.scaled_dot_product_attention (training's fast path): the same numbers, no weights."""
+    torch.manual_seed(0)
+    ours = MultiHeadAttention(8, 2).double()
+    T = 5
+    query, key, value = _mha_inputs(T_q=T, T_k=T)
+    padding = torch.tensor([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 1]], dtype=torch.bool)
+    kw = {"key_padding_mask": padding if masks in ("padding", "both") else None,
+          "attn_mask": torch.ones(T, T, dtype=torch.bool).triu(1) if masks in ("causal", "both") else None}
+    out, weights = ours(query, key, value, **kw)
+    fused, no_weights = ours(query, key, value, need_weights=False, **kw)
+    assert no_weights is None and (out - fused).abs().max() <= TOL
+    grads = torch.autograd.grad(out.sum(), [query, key, value, *ours.parameters()])
+    fused_grads = torch.autograd.grad(fused.sum(), [query, key, value, *ours.parameters()])
+    assert max((a - b).abs().max() for a, b in zip(grads, fused_grads)) <= TOL
+
+
 def test_multi_head_attention_round_trip_and_parameter_count():
     ours = MultiHeadAttention(12, 3).double()
     assert sum(p.numel() for p in ours.parameters()) == 4 * 12 * 12 + 4 * 12  # the same as one full-width attention

@@ -116,6 +116,10 @@ CASES = [
                                                         attn_mask=torch.ones(5, 5, dtype=torch.bool).triu(1))[1],
          returns=lambda w: w.shape == (2, 2, 5, 5) and bool((w[1, :, :, 3:] == 0).all())
          and bool((w.triu(1) == 0).all())),
+    Case("mha: fused kernel, every key padded", lambda: MHA(X, X, X, key_padding_mask=torch.ones(2, 5, dtype=torch.bool),
+                                                            need_weights=False), raises=ValueError, match="fully masked"),
+    Case("mha: need_weights as a string", lambda: MHA(X, X, X, need_weights="no"), raises=TypeError,
+         match="need_weights must be True or False"),
     Case("mha: from_torch of a Linear", lambda: MultiHeadAttention.from_torch(torch.nn.Linear(8, 8)),
          raises=TypeError, match="nn.MultiheadAttention"),
     Case("mha: from_torch with kdim", lambda: MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(8, 2, kdim=4)),

@@ -280,3 +280,24 @@ def test_more_context_does_not_hurt_a_model_that_learned_the_text():
         optimizer.step()
     held = VOCAB.encode(TEXT * 4)
     assert charlm.windowed_loss(model, held, 16) < charlm.block_loss(model, held, 16, batches=20, batch_size=8)
+
+
+def test_warmup_cosine_climbs_then_decays_to_the_floor():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=4e-3)
+    schedule = charlm.warmup_cosine(optimizer, steps=110, warmup=10, floor=0.05)
+    rates = []
+    for _ in range(110):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(4e-4) and rates[9] == pytest.approx(4e-3)  # linear warm-up to the peak
+    assert rates[10] == pytest.approx(4e-3) and rates[60] == pytest.approx(4e-3 * (0.05 + 0.95 * 0.5))
+    assert rates[-1] == pytest.approx(2e-4, rel=1e-2)  # nanoGPT's min_lr = peak / 20
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))
+    with pytest.raises(ValueError, match="warmup"):
+        charlm.warmup_cosine(optimizer, steps=5, warmup=10)
+    with pytest.raises(ValueError, match="floor"):
+        charlm.warmup_cosine(optimizer, steps=5, warmup=1, floor=2)
+    with pytest.raises(TypeError, match="optimizer"):
+        charlm.warmup_cosine("adam", steps=5, warmup=1)

@@ -210,3 +210,80 @@ def test_check_learned_positions_experiment_judges_the_model_it_is_given(monkeyp
     assert "trained 2 steps" in capsys.readouterr().out
     assert checks.check_learned_positions_experiment(model("learned"), "400 steps", 400) is False
     assert "History" in capsys.readouterr().out
+
+
+# -- notebook 07 -------------------------------------------------------------------------------------------------------
+
+def _nucleus(probs, p, strict=False):
+    """A right answer (strict=True: the common slip that stops one character before the sum reaches p)."""
+    s, order = torch.sort(probs, descending=True)
+    before = torch.cumsum(s, 0) - (0 if strict else s)
+    keep = before < p
+    keep[0] = True
+    out = torch.zeros_like(probs)
+    out[order[keep]] = s[keep]
+    return out / out.sum()
+
+
+def test_check_nucleus_right_wrong_and_fitted(capsys):
+    assert checks.check_nucleus(_nucleus) is True
+    assert checks.check_nucleus(None) is None
+    assert checks.check_nucleus(lambda probs, p: None) is None
+    capsys.readouterr()
+    assert checks.check_nucleus(lambda probs, p: _nucleus(probs, p, strict=True)) is False
+    assert "one character too few" in capsys.readouterr().out
+    assert checks.check_nucleus(lambda probs, p: _nucleus(probs, p) * 0.5) is False
+    assert "renormalise" in capsys.readouterr().out
+    assert checks.check_nucleus(lambda probs, p: probs) is False  # no filtering at all
+    for strange in ("many", [1, 2], 1.5):
+        assert checks.check_nucleus(lambda probs, p, s=strange: s) is False
+    assert checks.check_nucleus(lambda probs: probs) is False  # a wrong signature is reported
+    assert "TypeError" in capsys.readouterr().out
+
+
+def _positions(prompt_len, n, block, use_cache, fills_cache=False):
+    total = prompt_len  # the first pass reads the prompt; the last character drawn is never fed back
+    for step in range(1, n):
+        length = prompt_len + step
+        cached = use_cache and (length <= block or fills_cache)
+        total += 1 if cached else min(length, block)
+    return total
+
+
+def test_check_positions_read_right_wrong_and_fitted(capsys):
+    assert checks.check_positions_read(_positions) is True
+    assert checks.check_positions_read(None) is None
+    assert checks.check_positions_read(lambda *a: None) is None
+    capsys.readouterr()
+    assert checks.check_positions_read(lambda P, n, b, c: _positions(P, n, b, c, fills_cache=True)) is False
+    assert "oldest character" in capsys.readouterr().out
+    assert checks.check_positions_read(lambda P, n, b, c: _positions(P, n + 1, b, c)) is False
+    assert "last character" in capsys.readouterr().out
+    assert checks.check_positions_read(lambda P, n, b, c: P + n if not c else _positions(P, n, b, c)) is False
+    assert checks.check_positions_read(lambda P, n: 0) is False
+    assert "TypeError" in capsys.readouterr().out
+
+
+def test_check_loss_by_position_right_wrong_and_fitted(capsys):
+    from course_lib import data, gpt
+
+    vocab = data.CharVocab.from_text("to be or not to be")
+    torch.manual_seed(0)
+    model = gpt.GPT(vocab_size=len(vocab), block_size=8, n_layer=1, n_head=2, n_embd=8)
+    ids = vocab.encode("to be or not to be" * 20)
+
+    def right(model, ids, block):
+        n = (len(ids) - 1) // block
+        x, y = ids[: n * block].view(n, block), ids[1 : n * block + 1].view(n, block)
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(model(x).transpose(1, 2), y, reduction="none").mean(0)
+
+    assert checks.check_loss_by_position(right, model, ids) is True
+    assert checks.check_loss_by_position(None, model, ids) is None
+    capsys.readouterr()
+    assert checks.check_loss_by_position(lambda *a: right(*a).flip(0), model, ids) is False
+    assert "reversed" in capsys.readouterr().out
+    assert checks.check_loss_by_position(lambda *a: right(*a).mean().expand(8), model, ids) is False
+    assert "mean over all positions" in capsys.readouterr().out
+    assert checks.check_loss_by_position(lambda *a: right(*a) + 0.1, model, ids) is False
+    assert checks.check_loss_by_position(lambda *a: right(*a)[:4], model, ids) is False

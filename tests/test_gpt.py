@@ -90,6 +90,18 @@ def test_changing_a_future_character_does_not_move_earlier_logits():
     assert torch.allclose(wa.sum(-1), torch.ones(1, 2, 2, 12))
 
 
+def test_the_fused_attention_gives_the_same_logits_and_gradients():
+    """Training runs the fused kernel (return_weights=False), the explorer the explicit one: the same model."""
+    model = _gpt()
+    idx = VOCAB.encode("to be, or no").unsqueeze(0)
+    fused = model(idx)
+    explicit, _ = model(idx, return_weights=True)
+    assert (fused - explicit).abs().max() <= TOL
+    g_fused = torch.autograd.grad(fused.square().sum(), list(model.parameters()))
+    g_explicit = torch.autograd.grad(explicit.square().sum(), list(model.parameters()))
+    assert max((a - b).abs().max() for a, b in zip(g_fused, g_explicit)) <= TOL
+
+
 # -- a block against PyTorch -------------------------------------------------------------------------------------------
 
 def _torch_layer(C=8, heads=2, bias=True, seed=0):
