@@ -9,7 +9,7 @@ import torch
 from ipywidgets.widgets.widget import _instances as widget_registry
 from matplotlib.figure import Figure
 
-from course_lib.widgets.attention import (MAX_GRID_MAPS, AttentionMap, attention_explorer, check_weights,
+from course_lib.widgets.attention import (MAX_GRID_MAPS, AttentionMap, attention_explorer, check_weights, copy_score,
                                           head_summary)
 
 T = 6
@@ -209,3 +209,24 @@ def test_head_summary_takes_a_tensor_or_one_map():
 def test_head_summary_of_a_causal_model_ignores_query_zero():
     w = known_heads()[1, 1]  # causal uniform: query 0 must look at itself (weight 1)
     assert head_summary(w)["same"][0, 0] < 0.5  # it would be pulled up if query 0 counted
+
+
+def test_copy_score_finds_the_head_that_copies():
+    tokens = list("abcxyabz")  # "ab" at 0-1 and again at 5-6: query 6 ("b") should look at key 2 ("c")
+    T = len(tokens)
+    causal = np.tril(np.ones((T, T)))
+    uniform = causal / causal.sum(-1, keepdims=True)  # head 0: spreads evenly
+    copier = np.eye(T)  # head 1: its own position, except where there is something to copy
+    copier[6] = 0
+    copier[6, 2] = 1.0
+    score = copy_score(np.stack([uniform, copier])[None], tokens)
+    assert score["queries"] == 1  # only query 6 has an earlier occurrence of its pair
+    assert score["copy"].shape == (1, 2)
+    assert score["copy"][0, 1] == pytest.approx(1.0)
+    assert score["copy"][0, 0] == pytest.approx(score["uniform"]) == pytest.approx(1 / 7)
+    with pytest.raises(ValueError, match="nothing to copy"):
+        copy_score(uniform[:5, :5], list("abcde"))
+    with pytest.raises(ValueError, match="tokens has 3 entries"):
+        copy_score(uniform, list("abc"))
+    with pytest.raises(ValueError, match="self-attention"):
+        copy_score(np.ones((2, 3)) / 3, list("ab"))

@@ -55,11 +55,17 @@ WIDGETS = {
         ("transformer-encoder-explorer", [("text", 0, "Monday, 7 March 1994"), ("dropdown", 0, "1"),
                                           ("dropdown", 1, "2"), ("slider", 0, 3)]),
     ],
+    "notebooks/07-gpt.ipynb": [
+        # sampling explorer sliders: 0 characters, 1 temperature, 2 top-k, 3 top-p, 4 position
+        ("sampling-explorer", [("slider", 4, 5), ("toggle", 0, "model's own p"), ("slider", 1, 1)]),
+        ("gpt-attention-explorer", [("text", 0, "Duke Orsino: Duke Orsino: Duke Orsino"), ("slider", 0, 3)]),
+    ],
 }
 
 # README pictures taken from the notebooks' stored full-mode outputs (trained models) by
 # docs/screenshots/from_notebooks.py, not from this test's fast-mode run
-FROM_TRAINED_MODELS = {"attention-explorer", "transformer-attention-explorer", "transformer-encoder-explorer"}
+FROM_TRAINED_MODELS = {"attention-explorer", "transformer-attention-explorer", "transformer-encoder-explorer",
+                       "sampling-explorer", "gpt-attention-explorer"}
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).
 CONSOLE_ALLOWLIST = (

@@ -16,7 +16,8 @@ It shows a weights array ``(layers, heads, T_q, T_k)`` (05's decoder has one lay
 Everything shown is precomputed; moving the step or choosing another layer or head only updates the big map's data,
 the frames, the bars, the revealed rows and the title (blitted: the grid is not redrawn). Only a new text runs the
 model again and redraws the rest. :func:`head_summary` says in numbers what each head does (looks at the previous
-position, at its own, or spreads out), to find the heads worth a look.
+position, at its own, or spreads out), and :func:`copy_score` which heads copy what followed an earlier occurrence
+of the current pair of tokens, to find the heads worth a look.
 """
 from __future__ import annotations
 
@@ -116,6 +117,42 @@ def head_summary(weights) -> dict[str, np.ndarray]:
     return {"previous": w[:, :, t, t - 1].mean(-1),  # query t on key t - 1
             "same": w[:, :, t, t].mean(-1),  # query t on key t
             "entropy": -w_logw.sum(-1).mean(-1)}
+
+
+def copy_score(weights, tokens) -> dict:
+    """How much each head of a causal self-attention map **copies**: looks up what followed the current pair of
+    tokens the last time it occurred, the pattern called an *induction head* (Olsson et al., 2022).
+
+    Query ``t`` reads the pair ``(tokens[t-1], tokens[t])``. Its copy targets are the keys ``j <= t`` that come right
+    after an earlier occurrence of that pair, ``(tokens[j-2], tokens[j-1]) == (tokens[t-1], tokens[t])``: ``tokens[j]``
+    is what followed the pair last time, a good guess for ``tokens[t+1]``. Returns a dict:
+
+    * ``"copy"``: ``(layers, heads)``, the mean weight a query puts on its copy targets (together), over the queries
+      that have at least one;
+    * ``"uniform"``: the same number for a head that spreads evenly over the keys a causal query sees (``|J| / (t+1)``):
+      the level a head that does not copy would reach by chance;
+    * ``"queries"``: how many queries had a copy target.
+
+    ``weights (layers, heads, T, T)`` (or one ``(T, T)`` map), ``tokens`` a sequence of ``T`` labels or ids.
+    """
+    w = _weights_array(weights)
+    T_q, T_k = w.shape[2:]
+    if T_q != T_k:
+        raise ValueError(f"copy_score needs self-attention (T_q == T_k), got weights of shape {w.shape}")
+    tokens = list(tokens.tolist() if hasattr(tokens, "tolist") else tokens)
+    if len(tokens) != T_q:
+        raise ValueError(f"tokens has {len(tokens)} entries, the weights have T = {T_q} positions")
+    _check_rows(w)
+    mass, chance = [], []
+    for t in range(1, T_q):
+        targets = [j for j in range(2, t + 1) if tokens[j - 2] == tokens[t - 1] and tokens[j - 1] == tokens[t]]
+        if targets:
+            mass.append(w[:, :, t, targets].sum(-1))  # (layers, heads)
+            chance.append(len(targets) / (t + 1))
+    if not mass:
+        raise ValueError("no pair of tokens occurs twice in this text: there is nothing to copy; use a longer text "
+                         "or one that repeats a word or a name")
+    return {"copy": np.mean(mass, axis=0), "uniform": float(np.mean(chance)), "queries": len(mass)}
 
 
 def _plural(word: str) -> str:

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # (notebook, name of the variable the cell displays, picture)
 PICTURES = [("05-attention", "explorer", "attention-explorer.png"),
             ("06-transformer", "explorer", "transformer-attention-explorer.png"),
-            ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png")]
+            ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png"),
+            ("07-gpt", "sampler", "sampling-explorer.png"),
+            ("07-gpt", "explorer", "gpt-attention-explorer.png")]
 
 
 def stored_png(notebook: str, variable: str) -> bytes:
