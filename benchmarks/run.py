@@ -146,6 +146,43 @@ def widget_timings() -> list[tuple[str, float]]:
                  median_ms(lambda v: setattr(sview.controls["position"], "value", v), list(range(1, 31)))))
     rows.append(("sampling explorer (07): new 200-character sample (runs the model; explicit action)",
                  median_ms(lambda v: setattr(sview.controls["seed"], "value", v), list(range(1, 6)), repeats=1)))
+    from course_lib.widgets.sampling import gpt_attention
+
+    passage = data.shakespeare("val")[:64]
+    gview = attention_explorer(*gpt_attention(gmodel, vocab, passage))  # 4 layers x 4 heads, 64 x 64 maps
+    rows.append(("attention explorer (07, 4 x 4 heads, 64 characters): change head",
+                 median_ms(lambda v: setattr(gview.controls["head"], "value", v), [1, 2, 3, 0] * 4)))
+    rows.append(("attention explorer (07, 4 x 4 heads, 64 characters): move step slider",
+                 median_ms(lambda v: setattr(gview.controls["step"], "value", v), list(range(1, 31)))))
+    return rows
+
+
+def generation_rows() -> list[str]:
+    """Notebook 07: GPT generation with and without the key/value cache, the same text both ways (its shape: 4 layers,
+    4 heads, width 128, block 64; the weights do not change the time)."""
+    import torch
+
+    from course_lib import data, gpt
+
+    vocab = data.CharVocab.from_text(data.shakespeare("train"))
+    torch.manual_seed(0)
+    model = gpt.GPT(vocab_size=len(vocab), block_size=64, n_layer=4, n_head=4, n_embd=128)
+    rows = ["", "GPT generation (notebook 07), characters per second, median of 3 runs, temperature 0.8, seed 7, "
+            f"prompt 'D', {torch.get_num_threads()} threads:", "",
+            "| characters generated | without the cache | with the cache | speed-up | same text |",
+            "|---:|---:|---:|---:|---|"]
+    for n in (63, 300):  # 63: the window of 64 just fills; 300: the cache is dropped once it is full
+        speed, texts = {}, {}
+        for use_cache in (False, True):
+            seconds = []
+            for _ in range(3):
+                start = time.perf_counter()
+                texts[use_cache] = model.generate(vocab, "D", n, temperature=0.8, use_cache=use_cache,
+                                                  generator=torch.Generator().manual_seed(7))
+                seconds.append(time.perf_counter() - start)
+            speed[use_cache] = n / sorted(seconds)[1]
+        rows.append(f"| {n} | {speed[False]:,.0f} | {speed[True]:,.0f} | {speed[True] / speed[False]:.2f}x | "
+                    f"{texts[False] == texts[True]} |")
     return rows
 
 
@@ -225,6 +262,7 @@ def main(args: list[str]) -> None:
         lines.append(f"| {path.stem} | {fast_s:.1f} | {full_text} | {ratio} | {metric_text} |")
     lines += charlm_rows()
     lines += attention_rows()
+    lines += generation_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]
     for name, ms in widget_timings():
         lines.append(f"| {name} | {ms:.1f} | {'—' if 'explicit' in name else '≤ 50'} |")

@@ -9,7 +9,7 @@ import torch
 from ipywidgets.widgets.widget import _instances as widget_registry
 from matplotlib.figure import Figure
 
-from course_lib.widgets.attention import (MAX_GRID_MAPS, AttentionMap, attention_explorer, check_weights, copy_score,
+from course_lib.widgets.attention import (MAX_GRID_MAPS, AttentionMap, attention_explorer, anchor_score, check_weights, copy_score,
                                           head_summary)
 
 T = 6
@@ -230,3 +230,23 @@ def test_copy_score_finds_the_head_that_copies():
         copy_score(uniform, list("abc"))
     with pytest.raises(ValueError, match="self-attention"):
         copy_score(np.ones((2, 3)) / 3, list("ab"))
+
+
+def test_anchor_score_finds_the_head_that_looks_back_at_the_line_start():
+    tokens = list("ab\ncd ef")  # line break at 2, space at 5
+    T = len(tokens)
+    causal = np.tril(np.ones((T, T)))
+    uniform = causal / causal.sum(-1, keepdims=True)
+    looker = np.eye(T)
+    for t in range(3, T):  # every query after the line break looks at it
+        looker[t] = 0
+        looker[t, 2] = 1.0
+    line = anchor_score(np.stack([uniform, looker])[None], tokens, "\n")
+    assert line["queries"] == T - 3 and line["anchor"][0, 1] == pytest.approx(1.0)
+    assert line["anchor"][0, 0] == pytest.approx(line["uniform"])
+    word = anchor_score(looker, tokens, " \n")  # after the space (queries 6, 7) the target moves to 5
+    assert word["anchor"][0, 0] == pytest.approx(3 / 5)
+    with pytest.raises(ValueError, match="no query has an anchor"):
+        anchor_score(uniform, list("abcdefgh"), "\n")
+    with pytest.raises(ValueError, match="anchors is empty"):
+        anchor_score(uniform, tokens, "")

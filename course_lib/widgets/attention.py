@@ -16,7 +16,7 @@ It shows a weights array ``(layers, heads, T_q, T_k)`` (05's decoder has one lay
 Everything shown is precomputed; moving the step or choosing another layer or head only updates the big map's data,
 the frames, the bars, the revealed rows and the title (blitted: the grid is not redrawn). Only a new text runs the
 model again and redraws the rest. :func:`head_summary` says in numbers what each head does (looks at the previous
-position, at its own, or spreads out), and :func:`copy_score` which heads copy what followed an earlier occurrence
+position, at its own, or spreads out), the heads that look back at the start of the word or line (:func:`anchor_score`), and :func:`copy_score` which heads copy what followed an earlier occurrence
 of the current pair of tokens, to find the heads worth a look.
 """
 from __future__ import annotations
@@ -153,6 +153,40 @@ def copy_score(weights, tokens) -> dict:
         raise ValueError("no pair of tokens occurs twice in this text: there is nothing to copy; use a longer text "
                          "or one that repeats a word or a name")
     return {"copy": np.mean(mass, axis=0), "uniform": float(np.mean(chance)), "queries": len(mass)}
+
+
+def anchor_score(weights, tokens, anchors) -> dict:
+    """How much each head of a causal self-attention map looks back at the most recent **anchor** before the query:
+    with ``anchors=" \\n"`` the start of the current word (the last space or line break), with ``"\\n"`` the start of
+    the current line.
+
+    Query ``t``'s target is the largest ``j < t`` with ``tokens[j]`` in ``anchors``; queries with no anchor before
+    them are skipped. Returns a dict: ``"anchor"``, ``(layers, heads)``, the mean weight a query puts on its target;
+    ``"uniform"``, the mean of ``1 / (t + 1)`` over the same queries (a head that spreads evenly over the keys a causal
+    query sees); ``"queries"``, how many queries were averaged.
+
+    ``weights (layers, heads, T, T)`` (or one ``(T, T)`` map), ``tokens`` a sequence of ``T`` labels (characters).
+    """
+    w = _weights_array(weights)
+    T_q, T_k = w.shape[2:]
+    if T_q != T_k:
+        raise ValueError(f"anchor_score needs self-attention (T_q == T_k), got weights of shape {w.shape}")
+    tokens = list(tokens)
+    if len(tokens) != T_q:
+        raise ValueError(f"tokens has {len(tokens)} entries, the weights have T = {T_q} positions")
+    if not anchors:
+        raise ValueError("anchors is empty: give the tokens to look back at, e.g. ' \\n' for the start of a word")
+    _check_rows(w)
+    mass, chance, last = [], [], None
+    for t in range(T_q):
+        if last is not None:  # the most recent anchor before t
+            mass.append(w[:, :, t, last])
+            chance.append(1 / (t + 1))
+        if tokens[t] in anchors:
+            last = t
+    if not mass:
+        raise ValueError(f"no query has an anchor ({anchors!r}) before it: use a text that contains one early on")
+    return {"anchor": np.mean(mass, axis=0), "uniform": float(np.mean(chance)), "queries": len(mass)}
 
 
 def _plural(word: str) -> str:
