@@ -622,10 +622,11 @@ def check_loss_by_position(fn: Callable | None, model, ids: torch.Tensor) -> boo
                                     f"{None if got is None else tuple(got.shape)}")
     total = torch.zeros(block, dtype=torch.float64)
     count = 0
+    device = next(model.parameters()).device
     with torch.no_grad(), eval_mode(model):
         for x, y in lm_eval_batches(ids, 64, block):
-            logits = model(x)  # (b, T, V)
-            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (b, T)
+            logits = model(x.to(device))  # (b, T, V)
+            losses = F.cross_entropy(logits.transpose(1, 2), y.to(device), reduction="none").cpu()  # (b, T)
             total += losses.double().sum(0)
             count += len(x)
     expected = total / count  # (T,)

@@ -246,6 +246,8 @@ def test_anchor_score_finds_the_head_that_looks_back_at_the_line_start():
     assert line["anchor"][0, 0] == pytest.approx(line["uniform"])
     word = anchor_score(looker, tokens, " \n")  # after the space (queries 6, 7) the target moves to 5
     assert word["anchor"][0, 0] == pytest.approx(3 / 5)
+    within_line = anchor_score(looker, tokens, " ", reset="\n")  # only queries 6, 7 have a space before them
+    assert within_line["queries"] == 2 and within_line["anchor"][0, 0] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="no query has an anchor"):
         anchor_score(uniform, list("abcdefgh"), "\n")
     with pytest.raises(ValueError, match="anchors is empty"):

@@ -58,7 +58,7 @@ WIDGETS = {
     "notebooks/07-gpt.ipynb": [
         # sampling explorer sliders: 0 characters, 1 temperature, 2 top-k, 3 top-p, 4 position
         ("sampling-explorer", [("slider", 4, 5), ("toggle", 0, "model's own p"), ("slider", 1, 1)]),
-        ("gpt-attention-explorer", [("text", 0, "Duke Orsino: Duke Orsino: Duke Orsino"), ("slider", 0, 3)]),
+        ("gpt-attention-explorer", [("slider", 0, 3), ("text", 0, "Duke Orsino: Duke Orsino: Duke Orsino")]),
     ],
 }
 

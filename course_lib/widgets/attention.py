@@ -155,13 +155,14 @@ def copy_score(weights, tokens) -> dict:
     return {"copy": np.mean(mass, axis=0), "uniform": float(np.mean(chance)), "queries": len(mass)}
 
 
-def anchor_score(weights, tokens, anchors) -> dict:
+def anchor_score(weights, tokens, anchors, reset: str = "") -> dict:
     """How much each head of a causal self-attention map looks back at the most recent **anchor** before the query:
     with ``anchors=" \\n"`` the start of the current word (the last space or line break), with ``"\\n"`` the start of
     the current line.
 
     Query ``t``'s target is the largest ``j < t`` with ``tokens[j]`` in ``anchors``; queries with no anchor before
-    them are skipped. Returns a dict: ``"anchor"``, ``(layers, heads)``, the mean weight a query puts on its target;
+    them are skipped. A token in ``reset`` forgets the anchor seen so far: ``anchor_score(w, text, " ", reset="\\n")``
+    scores word starts within a line only (the first word of a line has no space before it on that line). Returns a dict: ``"anchor"``, ``(layers, heads)``, the mean weight a query puts on its target;
     ``"uniform"``, the mean of ``1 / (t + 1)`` over the same queries (a head that spreads evenly over the keys a causal
     query sees); ``"queries"``, how many queries were averaged.
 
@@ -184,6 +185,8 @@ def anchor_score(weights, tokens, anchors) -> dict:
             chance.append(1 / (t + 1))
         if tokens[t] in anchors:
             last = t
+        elif tokens[t] in reset:
+            last = None
     if not mass:
         raise ValueError(f"no query has an anchor ({anchors!r}) before it: use a text that contains one early on")
     return {"anchor": np.mean(mass, axis=0), "uniform": float(np.mean(chance)), "queries": len(mass)}
