@@ -530,18 +530,14 @@ class CharLM(nn.Module):
         """Feed ``prompt``, then sample ``n`` characters one at a time, carrying the state. Returns prompt + sample.
 
         Each character is drawn from ``softmax(logits / temperature)`` by :func:`course_lib.charlm.sample_next`
-        (the sampler 07's GPT uses too): below 1 sharper, above 1 more random; ``temperature`` is a finite number > 0
-        (a tiny one samples the most likely character, without overflowing). ``top_k`` / ``top_p`` keep only the most
+        (the sampler 07's GPT uses too): below 1 sharper, above 1 more random; ``temperature`` is a finite number >= 0,
+        and 0 is greedy decoding (the most likely character every time; the generator is not used). ``top_k`` / ``top_p`` keep only the most
         likely characters (see ``sample_next``). Runs in eval mode (no dropout) and restores the training mode
         afterwards, also after an error. Pass a seeded CPU ``torch.Generator`` for a reproducible sample. ``n`` is at
         most :data:`MAX_GENERATE`; a larger request is refused before anything runs (generate in pieces, carrying on
         from the text so far, if you really need more).
         """
         n = charlm.check_generate(vocab, self.config.vocab_size, prompt, n, MAX_GENERATE)
-        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
-                or not (math.isfinite(temperature) and temperature > 0)):
-            raise ValueError(f"temperature must be a finite number > 0 (1.0: the model's own probabilities), "
-                             f"got {temperature!r}")
         charlm.check_sampling(temperature, top_k, top_p, generator)
         device = self.head.weight.device
         with eval_mode(self):

@@ -334,7 +334,9 @@ def test_generate_rejects_bad_arguments():
     with pytest.raises(ValueError, match="prompt"):
         model.generate(vocab, "", 5)
     with pytest.raises(ValueError, match="temperature"):
-        model.generate(vocab, "to", 5, temperature=0.0)
+        model.generate(vocab, "to", 5, temperature=-0.5)
+    greedy = model.generate(vocab, "to", 5, temperature=0.0)  # 0 is greedy decoding, as for the GPT
+    assert greedy == model.generate(vocab, "to", 5, temperature=1e-300, generator=torch.Generator().manual_seed(3))
     with pytest.raises(ValueError, match="n "):
         model.generate(vocab, "to", -1)
 
