@@ -7,6 +7,7 @@
     python3 course.py bench        set up (if needed), then time every notebook (fast and full) and print the table
     python3 course.py html         export every notebook to build/html/ (figures and widget pictures included)
     python3 course.py bench-charlm set up (if needed), then the character-LM benchmark rows (~3 min of training each)
+    python3 course.py student [DIR]   build the student edition (no worked solutions) into DIR (build/student/)
     python3 course.py setup        only the set-up: virtual environment, packages, data
 
 The set-up is idempotent and quick when nothing changed: the virtual environment ``.venv`` is (re)installed only when
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +166,57 @@ def html(args: list[str]) -> None:
     say(f"HTML written to {out_dir}")
 
 
+# The student edition: every worked solution is a folded block "<details><summary>Solution ...</summary> ... </details>"
+# in a Markdown cell (hints are folded the same way, under "Hint N", and stay). Exercise cells are templates
+# (``answer = None``) followed by their check, so they need no change: the edition runs top to bottom like the course.
+SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution[^<]*</summary>.*?</details>\s*", re.DOTALL)
+FOLDED_NOTE = re.compile(r"Solutions are folded below each exercise\.?")
+STUDENT_BANNER = ("\n\n> **Student edition.** The worked solutions of the exercises are not in this copy; the hints "
+                  "and the automatic checks are. Your teacher has the full course.")
+
+
+def student_notebook(notebook: dict) -> tuple[dict, int]:
+    """A copy of a notebook (nbformat JSON) without its worked solutions, and how many it removed."""
+    import copy
+
+    edition = copy.deepcopy(notebook)
+    removed = 0
+    for cell in edition["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        text, n = SOLUTION.subn("", text)
+        text = FOLDED_NOTE.sub("Hints are folded below each exercise.", text)
+        removed += n
+        cell["source"] = text
+    first = edition["cells"][0]
+    if first["cell_type"] == "markdown":
+        text = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+        first["source"] = text.rstrip() + STUDENT_BANNER
+    edition.setdefault("metadata", {})["course_edition"] = "student"
+    return edition, removed
+
+
+def student(args: list[str]) -> None:
+    """Build the student edition: every notebook without its worked solutions, in one folder (standard library only,
+    no set-up needed). It runs in the course's environment, like the course itself."""
+    import json
+
+    if len(args) > 1:
+        sys.exit("usage: python3 course.py student [DIR]   (default: build/student/)")
+    out_dir = Path(args[0]).expanduser() if args else ROOT / "build" / "student"
+    if out_dir.resolve() == (ROOT / "notebooks").resolve():
+        sys.exit("course.py student: DIR must not be notebooks/ itself (the edition would replace the course)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        edition, removed = student_notebook(json.loads(path.read_text(encoding="utf-8")))
+        (out_dir / path.name).write_text(json.dumps(edition, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        total += removed
+        say(f"{path.name}: {removed} worked solution(s) removed")
+    say(f"student edition written to {out_dir} ({total} solutions removed; hints and checks kept)")
+
+
 def bench(args: list[str]) -> None:
     setup()
     run([PY, ROOT / "benchmarks" / "run.py", *args], cwd=ROOT)
@@ -175,7 +228,7 @@ def bench_charlm(args: list[str]) -> None:
 
 
 COMMANDS = {"setup": lambda args: setup(), "lab": lab, "test": test, "regenerate": regenerate, "bench": bench,
-            "html": html, "bench-charlm": bench_charlm}
+            "html": html, "bench-charlm": bench_charlm, "student": student}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -233,8 +233,11 @@ CASES = [
     # CharLM.generate takes the same filters (its temperature stays > 0: tests of 02-04 pin that)
     Case("CharLM.generate: top_k 0", lambda: _lm().generate(VOCAB, "to", 5, top_k=0), raises=ValueError,
          match=r"top_k must be an integer >= 1"),
-    Case("CharLM.generate: temperature 0 is still refused", lambda: _lm().generate(VOCAB, "to", 5, temperature=0),
-         raises=ValueError, match=r"temperature must be a finite number > 0"),
+    Case("CharLM.generate: temperature 0 is greedy, as for the GPT",
+         lambda: _lm().generate(VOCAB, "to", 5, temperature=0) == _lm().generate(VOCAB, "to", 5, temperature=1e-300),
+         returns=lambda same: same is True),
+    Case("CharLM.generate: negative temperature", lambda: _lm().generate(VOCAB, "to", 5, temperature=-1),
+         raises=ValueError, match=r"temperature must be a finite number >= 0"),
     # block_loss
     Case("block_loss: block_size 0", lambda: charlm.block_loss(MODEL, IDS, 0), raises=ValueError,
          match=r"block_size must be an integer >= 1, got 0", state=STATE),

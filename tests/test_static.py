@@ -84,3 +84,20 @@ def test_navigation_stays_true():
             assert f"]({existing[following]})" in lines[-1], f"{path.name}: Next must link {existing[following]}"
         else:
             assert "planned" in lines[-1], f"{path.name}: Next points at {following}, which does not exist yet"
+
+
+def test_the_glossary_is_linked_and_names_real_notebooks():
+    glossary = ROOT / "docs" / "glossary.md"
+    rows = [line for line in glossary.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| ") and not line.startswith("| English") and not line.startswith("|---")]
+    assert len(rows) >= 40
+    existing = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+    for row in rows:
+        english, chinese, meaning, where = [cell.strip() for cell in row.strip("|").split("|")]
+        assert english and meaning and any("\u4e00" <= ch <= "\u9fff" for ch in chinese), row
+        for number in re.findall(r"\b(\d\d)\b(?! \*planned)", where):
+            assert number in existing or "planned" in where, f"{row}: notebook {number} does not exist"
+        for number in re.findall(r"\b(\d\d) \*planned\*", where):
+            assert number not in existing, f"{row}: notebook {number} exists now; drop *planned*"
+    assert "docs/glossary.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "../docs/glossary.md" in (ROOT / "notebooks" / "00-getting-started.ipynb").read_text(encoding="utf-8")
