@@ -54,12 +54,9 @@ def check_mlp_parameter_count(value) -> bool | None:
     if value is None:
         return _not_attempted("Exercise 2")
     target = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
-    try:
-        ok = int(value) == target
-    except (TypeError, ValueError):
-        ok = False
+    ok = _int_answer(value) == target
     hint = "a Linear(n_in, n_out) layer has n_in·n_out weights and n_out biases; add the three layers."
-    if not ok and isinstance(value, int) and value == target - 256 - 128 - 10:
+    if not ok and _int_answer(value) == target - 256 - 128 - 10:
         hint = "you counted the weights; the biases are parameters too."
     return _report("Exercise 2", ok, hint)
 
@@ -71,18 +68,24 @@ def check_relu_backward(fn: Callable | None) -> bool | None:
     """
     if fn is None or (callable(fn) and _returns_none(fn)):
         return _not_attempted("Exercise 3")
-    g = torch.Generator().manual_seed(1)
-    a = torch.randn(5, 7, dtype=torch.float64, generator=g)
-    grad_out = torch.randn(5, 7, dtype=torch.float64, generator=g)
-    a_leaf = a.clone().requires_grad_(True)
-    (expected,) = torch.autograd.grad(torch.relu(a_leaf), a_leaf, grad_out)
-    try:
-        got = fn(grad_out.clone(), a.clone())
-        ok = isinstance(got, torch.Tensor) and got.shape == a.shape and torch.allclose(got, expected)
-    except Exception as exc:  # a learner's function may fail in any way; say how
-        return _report("Exercise 3", False, f"your function raised {type(exc).__name__}: {exc}")
-    return _report("Exercise 3", ok, "ReLU passes the gradient where a > 0 and blocks it (0) elsewhere: "
-                                     "grad_out * (a > 0).")
+    hint = "ReLU passes the gradient where a > 0 and blocks it (0) elsewhere."
+    g = _fresh_generator()
+    for shape in ((5, 7), tuple(int(n) for n in torch.randint(1, 9, (2,), generator=g)), (4,)):
+        a = torch.randn(*shape, dtype=torch.float64, generator=g)
+        grad_out = torch.randn(*shape, dtype=torch.float64, generator=g)
+        a_leaf = a.clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(torch.relu(a_leaf), a_leaf, grad_out)
+        try:
+            got = fn(grad_out.clone(), a.clone())
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report("Exercise 3", False, f"your function raised {type(exc).__name__}: {exc}")
+        got = _as_float64(got)  # a float32 or numpy answer is judged on its values
+        if got is None or got.shape != a.shape:
+            return _report("Exercise 3", False, f"return a tensor shaped like a, {tuple(a.shape)}, got "
+                                                f"{None if got is None else tuple(got.shape)}")
+        if not torch.allclose(got, expected, atol=1e-6):
+            return _report("Exercise 3", False, hint)
+    return _report("Exercise 3", True, hint)
 
 
 def _returns_none(fn: Callable) -> bool:
@@ -103,9 +106,14 @@ def check_max_learning_rate(value) -> bool | None:
 # notebooks 02-04: recurrent networks ------------------------------------------------------------------------------------
 
 def _int_answer(value) -> int | None:
+    """A count given as an int (or a float, numpy or one-element tensor with a whole value); ``None`` for anything else:
+    a fraction such as 235146.9, ``True``, infinity, a list or a string."""
+    if isinstance(value, bool):
+        return None
     try:
-        return int(value) if float(value) == int(value) else None
-    except (TypeError, ValueError, OverflowError):
+        number = float(value)
+        return int(number) if math.isfinite(number) and number == int(number) else None
+    except (TypeError, ValueError, OverflowError, RuntimeError):
         return None
 
 
@@ -124,20 +132,29 @@ def check_rnn_step(fn: Callable | None) -> bool | None:
     """Exercise 02.2: ``fn(x_t, h_prev, W_xh, W_hh, b_xh, b_hh)`` -> h_t for a batch (rows)."""
     if fn is None:
         return _not_attempted("Exercise 2")
-    g = torch.Generator().manual_seed(2)
-    B, D, H = 3, 4, 5
-    args = [torch.randn(*shape, dtype=torch.float64, generator=g) for shape in ((B, D), (B, H), (H, D), (H, H), (H,), (H,))]
-    x_t, h_prev, W_xh, W_hh, b_xh, b_hh = args
-    expected = torch.tanh(x_t @ W_xh.T + b_xh + h_prev @ W_hh.T + b_hh)
-    try:
-        got = fn(*[a.clone() for a in args])
-    except Exception as exc:  # a learner's function may fail in any way; say how
-        return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc}")
-    if got is None:
-        return _not_attempted("Exercise 2")
-    ok = isinstance(got, torch.Tensor) and got.shape == (B, H) and torch.allclose(got, expected)
-    return _report("Exercise 2", ok, "rows are batch items: torch.tanh(x_t @ W_xh.T + b_xh + h_prev @ W_hh.T + b_hh); "
-                                     "the result has shape (B, H).")
+    hint = ("rows are batch items, so a weight stored as (H, D_in) multiplies from the right, transposed; both biases "
+            "are added before the tanh; the result has shape (B, H).")
+    g = _fresh_generator()
+    sizes = [(3, 4, 5)] + [tuple(int(n) for n in torch.randint(1, 7, (3,), generator=g)) for _ in range(2)]
+    for B, D, H in sizes:  # the notebook's sizes, then fresh random ones: an answer must fit all
+        shapes = ((B, D), (B, H), (H, D), (H, H), (H,), (H,))
+        args = [torch.randn(*shape, dtype=torch.float64, generator=g) for shape in shapes]
+        x_t, h_prev, W_xh, W_hh, b_xh, b_hh = args
+        expected = torch.tanh(x_t @ W_xh.T + b_xh + h_prev @ W_hh.T + b_hh)
+        try:
+            got = fn(*[a.clone() for a in args])
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc} "
+                                                f"(B={B}, D_in={D}, H={H})")
+        if got is None:
+            return _not_attempted("Exercise 2")
+        got = _as_float64(got)  # a float32 or numpy answer is judged on its values
+        if got is None or got.shape != (B, H):
+            return _report("Exercise 2", False, f"for B={B}, H={H} the new state must have shape ({B}, {H}), got "
+                                                f"{None if got is None else tuple(got.shape)}")
+        if not torch.allclose(got, expected, atol=1e-6):
+            return _report("Exercise 2", False, hint + f" (wrong values for B={B}, D_in={D}, H={H})")
+    return _report("Exercise 2", True, hint)
 
 
 def check_hn_shape(value) -> bool | None:
@@ -177,21 +194,31 @@ def check_lstm_cell_update(fn: Callable | None) -> bool | None:
     """Exercise 03.2: ``fn(i, f, g, o, c_prev)`` -> (c_t, h_t)."""
     if fn is None:
         return _not_attempted("Exercise 2")
-    gen = torch.Generator().manual_seed(3)
-    i, f, o = (torch.rand(2, 4, dtype=torch.float64, generator=gen) for _ in range(3))
-    g = torch.rand(2, 4, dtype=torch.float64, generator=gen) * 2 - 1
-    c_prev = torch.randn(2, 4, dtype=torch.float64, generator=gen)
-    c_t = f * c_prev + i * g
-    try:
-        got = fn(i, f, g, o, c_prev)
-    except Exception as exc:  # a learner's function may fail in any way; say how
-        return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc}")
-    if got is None:
-        return _not_attempted("Exercise 2")
-    ok = (isinstance(got, tuple) and len(got) == 2 and torch.allclose(got[0], c_t)
-          and torch.allclose(got[1], o * torch.tanh(c_t)))
-    return _report("Exercise 2", ok, "c_t = f * c_prev + i * g (keep some of the old cell, add some of the candidate); "
-                                     "h_t = o * tanh(c_t). Return (c_t, h_t).")
+    hint = ("the new cell keeps a share of the old one (forget gate) and adds a share of the candidate (input gate); "
+            "the output gate scales the squashed new cell. Return (c_t, h_t).")
+    gen = _fresh_generator()
+    for B, H in ((2, 4), tuple(int(n) for n in torch.randint(1, 7, (2,), generator=gen))):
+        i, f, o = (torch.rand(B, H, dtype=torch.float64, generator=gen) for _ in range(3))
+        g = torch.rand(B, H, dtype=torch.float64, generator=gen) * 2 - 1
+        c_prev = torch.randn(B, H, dtype=torch.float64, generator=gen)
+        c_t = f * c_prev + i * g  # the expected values, computed before the learner's function sees any input
+        h_t = o * torch.tanh(c_t)
+        try:
+            got = fn(*(t.clone() for t in (i, f, g, o, c_prev)))  # copies: an in-place answer cannot change these
+        except Exception as exc:  # a learner's function may fail in any way; say how
+            return _report("Exercise 2", False, f"your function raised {type(exc).__name__}: {exc}")
+        if got is None:
+            return _not_attempted("Exercise 2")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _report("Exercise 2", False, "return the pair (c_t, h_t)")
+        c_got, h_got = _as_float64(got[0]), _as_float64(got[1])
+        if c_got is None or h_got is None or c_got.shape != (B, H) or h_got.shape != (B, H):
+            return _report("Exercise 2", False, f"c_t and h_t must both have the gates' shape ({B}, {H})")
+        if not torch.allclose(c_got, c_t, atol=1e-6):
+            return _report("Exercise 2", False, "c_t is wrong: " + hint)
+        if not torch.allclose(h_got, h_t, atol=1e-6):
+            return _report("Exercise 2", False, "c_t is right, h_t is wrong: " + hint)
+    return _report("Exercise 2", True, hint)
 
 
 def check_keep_memory_gates(value) -> bool | None:

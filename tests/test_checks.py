@@ -60,6 +60,53 @@ def test_recurrent_checks(capsys):
     assert "two biases" in capsys.readouterr().out
 
 
+def _fixed_input_answer(check, right, make_args):
+    """An answer that only fits one input: it returns the right result for the first call it sees, whatever comes
+    next (a hard-coded tensor)."""
+    remembered = {}
+
+    def answer(*args):
+        if "result" not in remembered:
+            remembered["result"] = right(*args)
+        return remembered["result"]
+    return answer
+
+
+def test_checks_judge_fairly_and_never_crash(capsys):
+    """Second edition (issue 14): fresh random inputs, float32 answers judged on their values, in-place answers cannot
+    change the expected values, counts must be whole numbers."""
+    rnn_step = lambda x, h, Wx, Wh, bx, bh: torch.tanh(x @ Wx.T + bx + h @ Wh.T + bh)  # noqa: E731
+    cell = lambda i, f, g, o, c: (f * c + i * g, o * torch.tanh(f * c + i * g))  # noqa: E731
+    relu_back = lambda g, a: g * (a > 0)  # noqa: E731
+    for check, right in ((checks.check_rnn_step, rnn_step), (checks.check_lstm_cell_update, cell),
+                         (checks.check_relu_backward, relu_back)):
+        float32 = lambda *args, r=right: (  # noqa: E731
+            tuple(t.float() for t in r(*args)) if isinstance(r(*args), tuple) else r(*args).float())
+        assert check(float32) is True, f"{check.__name__}: a float32 answer is right"
+        numpy = lambda *args, r=right: (  # noqa: E731
+            tuple(t.numpy() for t in r(*args)) if isinstance(r(*args), tuple) else r(*args).numpy())
+        assert check(numpy) is True, f"{check.__name__}: a numpy answer is right"
+        assert check(_fixed_input_answer(check, right, None)) is False, f"{check.__name__}: a hard-coded answer"
+        assert check(lambda *args: "a string") is False  # never a crash
+        assert check(lambda *args: torch.zeros(1, 1, 1)) is False
+    # the old check computed h_t after calling the answer: o.zero_() and zeros passed
+    def sneaky(i, f, g, o, c):
+        o.zero_()
+        return f * c + i * g, torch.zeros_like(c)
+    assert checks.check_lstm_cell_update(sneaky) is False
+    def in_place_right(i, f, g, o, c):  # a right answer that overwrites its inputs
+        c.mul_(f).add_(i * g)
+        return c, o * torch.tanh(c)
+    assert checks.check_lstm_cell_update(in_place_right) is True
+    for count_check, target in ((checks.check_mlp_parameter_count, 235_146),
+                                (checks.check_rnn_parameter_count, 295_936)):
+        assert count_check(target) is True and count_check(float(target)) is True
+        assert count_check(torch.tensor(target)) is True
+        for strange in (float("inf"), float("nan"), True, target + 0.9, "many", [target], 10 ** 400):
+            assert count_check(strange) is False, (count_check.__name__, strange)
+    capsys.readouterr()
+
+
 # notebook 05 ---------------------------------------------------------------------------------------------------------
 
 def test_check_additive_scores_right_wrong_and_fitted(capsys):
