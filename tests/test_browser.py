@@ -64,8 +64,9 @@ WIDGETS = {
 
 # README pictures taken from the notebooks' stored full-mode outputs (trained models) by
 # docs/screenshots/from_notebooks.py, not from this test's fast-mode run
-FROM_TRAINED_MODELS = {"attention-explorer", "transformer-attention-explorer", "transformer-encoder-explorer",
-                       "sampling-explorer", "gpt-attention-explorer"}
+FROM_TRAINED_MODELS = {"lstm-gate-explorer", "gru-gate-explorer", "attention-explorer",
+                       "transformer-attention-explorer", "transformer-encoder-explorer", "sampling-explorer",
+                       "gpt-attention-explorer"}
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).
 CONSOLE_ALLOWLIST = (

@@ -1,4 +1,4 @@
-"""Write the README's pictures of the attention explorers from the notebooks' stored full-mode outputs.
+"""Write the README's pictures of the gate and attention explorers from the notebooks' stored full-mode outputs.
 
 The browser test's screenshots (``COURSE_UPDATE_SCREENSHOTS=1``) come from a fast-mode run, whose models are barely
 trained; these come from the trained models of ``python3 course.py regenerate``: each explorer cell stores the PNG
@@ -13,7 +13,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 # (notebook, name of the variable the cell displays, picture)
-PICTURES = [("05-attention", "explorer", "attention-explorer.png"),
+PICTURES = [("03-lstm", "explorer", "lstm-gate-explorer.png"),
+            ("04-gru", "gru_explorer", "gru-gate-explorer.png"),
+            ("05-attention", "explorer", "attention-explorer.png"),
             ("06-transformer", "explorer", "transformer-attention-explorer.png"),
             ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png"),
             ("07-gpt", "sampler", "sampling-explorer.png"),
