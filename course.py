@@ -175,6 +175,11 @@ STUDENT_BANNER = ("\n\n> **Student edition.** The worked solutions of the exerci
                   "and the automatic checks are. Your teacher has the full course.")
 
 
+def _cell_text(cell: dict) -> str:
+    """A cell's source as one string (nbformat JSON stores it as a string or a list of lines)."""
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
 def student_notebook(notebook: dict) -> tuple[dict, int]:
     """A copy of a notebook (nbformat JSON) without its worked solutions, and how many it removed."""
     import copy
@@ -184,15 +189,13 @@ def student_notebook(notebook: dict) -> tuple[dict, int]:
     for cell in edition["cells"]:
         if cell["cell_type"] != "markdown":
             continue
-        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        text, n = SOLUTION.subn("", text)
+        text, n = SOLUTION.subn("", _cell_text(cell))
         text = FOLDED_NOTE.sub("Hints are folded below each exercise.", text)
         removed += n
         cell["source"] = text
     first = edition["cells"][0]
     if first["cell_type"] == "markdown":
-        text = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
-        first["source"] = text.rstrip() + STUDENT_BANNER
+        first["source"] = _cell_text(first).rstrip() + STUDENT_BANNER
     edition.setdefault("metadata", {})["course_edition"] = "student"
     return edition, removed
 

@@ -253,7 +253,7 @@ class MultiHeadAttention(nn.Module):
 
     **Speed.** ``need_weights=False`` returns ``(out, None)`` and computes the heads with PyTorch's fused
     ``F.scaled_dot_product_attention`` (mask inverted: its ``True`` means *may* attend), which never stores the
-    ``(T_q, T_k)`` weights and is about a third faster here for a GPT's training step. The same numbers up to float
+    ``(T_q, T_k)`` weights; a training step of 07's GPT takes 56 ms with it, 64 ms without, on the course machine. The same numbers up to float
     rounding (tested); the masks are checked the same way. Training uses it; anything that shows the weights does not.
     """
 

@@ -119,6 +119,20 @@ def head_summary(weights) -> dict[str, np.ndarray]:
             "entropy": -w_logw.sum(-1).mean(-1)}
 
 
+def _self_attention_with_tokens(who: str, weights, tokens) -> tuple[np.ndarray, list]:
+    """The checks :func:`copy_score` and :func:`anchor_score` share: a self-attention map ``(layers, heads, T, T)``
+    whose rows are distributions, and one token per position. Returns the map as an array and the tokens as a list."""
+    w = _weights_array(weights)
+    T_q, T_k = w.shape[2:]
+    if T_q != T_k:
+        raise ValueError(f"{who} needs self-attention (T_q == T_k), got weights of shape {w.shape}")
+    tokens = list(tokens.tolist() if hasattr(tokens, "tolist") else tokens)
+    if len(tokens) != T_q:
+        raise ValueError(f"tokens has {len(tokens)} entries, the weights have T = {T_q} positions")
+    _check_rows(w)
+    return w, tokens
+
+
 def copy_score(weights, tokens) -> dict:
     """How much each head of a causal self-attention map **copies**: looks up what followed the current pair of
     tokens the last time it occurred, the pattern called an *induction head* (Olsson et al., 2022).
@@ -135,14 +149,8 @@ def copy_score(weights, tokens) -> dict:
 
     ``weights (layers, heads, T, T)`` (or one ``(T, T)`` map), ``tokens`` a sequence of ``T`` labels or ids.
     """
-    w = _weights_array(weights)
-    T_q, T_k = w.shape[2:]
-    if T_q != T_k:
-        raise ValueError(f"copy_score needs self-attention (T_q == T_k), got weights of shape {w.shape}")
-    tokens = list(tokens.tolist() if hasattr(tokens, "tolist") else tokens)
-    if len(tokens) != T_q:
-        raise ValueError(f"tokens has {len(tokens)} entries, the weights have T = {T_q} positions")
-    _check_rows(w)
+    w, tokens = _self_attention_with_tokens("copy_score", weights, tokens)
+    T_q = w.shape[2]
     mass, chance = [], []
     for t in range(1, T_q):
         targets = [j for j in range(2, t + 1) if tokens[j - 2] == tokens[t - 1] and tokens[j - 1] == tokens[t]]
@@ -168,16 +176,10 @@ def anchor_score(weights, tokens, anchors, reset: str = "") -> dict:
 
     ``weights (layers, heads, T, T)`` (or one ``(T, T)`` map), ``tokens`` a sequence of ``T`` labels (characters).
     """
-    w = _weights_array(weights)
-    T_q, T_k = w.shape[2:]
-    if T_q != T_k:
-        raise ValueError(f"anchor_score needs self-attention (T_q == T_k), got weights of shape {w.shape}")
-    tokens = list(tokens)
-    if len(tokens) != T_q:
-        raise ValueError(f"tokens has {len(tokens)} entries, the weights have T = {T_q} positions")
     if not anchors:
         raise ValueError("anchors is empty: give the tokens to look back at, e.g. ' \\n' for the start of a word")
-    _check_rows(w)
+    w, tokens = _self_attention_with_tokens("anchor_score", weights, tokens)
+    T_q = w.shape[2]
     mass, chance, last = [], [], None
     for t in range(T_q):
         if last is not None:  # the most recent anchor before t
