@@ -201,6 +201,27 @@ def attention_rows() -> list[str]:
     return rows
 
 
+def adding_rows() -> list[str]:
+    """Notebook 04's adding-problem search (benchmarks/adding.py -> benchmarks/adding-tuning.json)."""
+    path = ROOT / "benchmarks" / "adding-tuning.json"
+    if not path.exists():
+        return ["", "(no adding-problem search yet: run `.venv/bin/python benchmarks/adding.py`)"]
+    from course_lib import adding
+
+    tuning = json.loads(path.read_text())
+    rows = ["", f"Notebook 04's adding-problem search: every cell and initialisation at three learning rates, "
+            f"{tuning['steps']} steps of 64 sequences, validation MSE (levels: 1/6 = 0.167 learned nothing, 1/12 = "
+            "0.083 only the second number; `benchmarks/adding.py`; the race uses each cell's best setting):", "",
+            "| cell | initialisation | learning rate | T | validation MSE | seconds |", "|---|---|---:|---:|---:|---:|"]
+    for r in sorted(tuning["runs"], key=lambda r: (r["cell"], r["init"], r["length"], r["lr"])):
+        rows.append(f"| {r['cell']} | {r['init']} | {r['lr']:g} | {r['length']} | {r['val_mse']:.4f} | "
+                    f"{r['seconds']:.1f} |")
+    best = adding.best_settings(tuning["runs"])
+    rows += ["", "Best settings (lowest validation MSE summed over the lengths): "
+             + "; ".join(f"{cell} {b['init']} at {b['lr']:g}" for cell, b in best.items()) + "."]
+    return rows
+
+
 def charlm_rows() -> list[str]:
     """The character-LM rows measured by `python3 course.py bench-charlm` (benchmarks/charlm-results.json)."""
     path = ROOT / "benchmarks" / "charlm-results.json"
@@ -261,6 +282,7 @@ def main(args: list[str]) -> None:
         full_text = f"{full_s:.1f} ({source})" if full_s == full_s else "not run"
         lines.append(f"| {path.stem} | {fast_s:.1f} | {full_text} | {ratio} | {metric_text} |")
     lines += charlm_rows()
+    lines += adding_rows()
     lines += attention_rows()
     lines += generation_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]

@@ -1,63 +1,12 @@
-"""Every exercise check accepts a right answer, rejects a wrong one, and is quiet about an unattempted one."""
+"""Every exercise check accepts a right answer, rejects a wrong one with a hint that says what is wrong, rejects an
+answer that only fits one input, is quiet about an unattempted one, and never crashes."""
+import math
+
+import numpy as np
 import torch
+from torch import nn
 
 from course_lib import checks
-
-CASES = [
-    (checks.check_tanh_slope_at_zero, 1.0, 0.5),
-    (checks.check_sigmoid_max_slope, 0.25, 0.5),
-    (checks.check_mlp_parameter_count, 235_146, 234_752),
-    (checks.check_relu_backward, lambda g, a: g * (a > 0), lambda g, a: g * (a >= 0) * a),
-    (checks.check_max_learning_rate, 0.2, 0.1),
-]
-
-
-def test_right_wrong_and_not_attempted(capsys):
-    for check, right, wrong in CASES:
-        assert check(right) is True, check.__name__
-        assert check(wrong) is False, check.__name__
-        assert check(None) is None, check.__name__
-    assert checks.check_relu_backward(lambda g, a: None) is None  # the template, unchanged
-    out = capsys.readouterr().out
-    assert out.count("correct ✔") == len(CASES)
-    assert out.count("not yet ✘ hint:") == len(CASES)
-    assert out.count("not attempted yet") == len(CASES) + 1
-
-
-def test_hints_are_specific(capsys):
-    checks.check_mlp_parameter_count(234_752)  # weights only
-    assert "biases" in capsys.readouterr().out
-    checks.check_relu_backward(lambda g, a: 1 / 0)
-    assert "ZeroDivisionError" in capsys.readouterr().out
-    assert checks.check_sigmoid_max_slope("a quarter") is False
-    assert checks.check_relu_backward(lambda g, a: torch.zeros(3)) is False
-
-
-RECURRENT_CASES = [
-    (checks.check_rnn_parameter_count, 295_936, 295_424),
-    (checks.check_rnn_step, lambda x, h, Wx, Wh, bx, bh: torch.tanh(x @ Wx.T + bx + h @ Wh.T + bh),
-     lambda x, h, Wx, Wh, bx, bh: torch.tanh(x @ Wx + h @ Wh)),
-    (checks.check_hn_shape, (2, 3, 5), (3, 7, 5)),
-    (checks.check_vanishing_factor, 0.5 ** 20, 0.5 * 20),
-    (checks.check_lstm_parameter_count, 4 * 295_936, 295_936),
-    (checks.check_lstm_cell_update, lambda i, f, g, o, c: (f * c + i * g, o * torch.tanh(f * c + i * g)),
-     lambda i, f, g, o, c: (i * c + f * g, o * torch.tanh(i * c + f * g))),
-    (checks.check_keep_memory_gates, (0, 1), (1, 0)),
-    (checks.check_gru_parameter_count, 3 * 295_936, 4 * 295_936),
-    (checks.check_gru_copy_gate, 1, 0),
-    (checks.check_adding_baseline, 1 / 6, 1 / 12),
-]
-
-
-def test_recurrent_checks(capsys):
-    for check, right, wrong in RECURRENT_CASES:
-        assert check(right) is True, check.__name__
-        assert check(wrong) is False, check.__name__
-        assert check(None) is None, check.__name__
-    assert checks.check_rnn_step(lambda *args: None) is None
-    capsys.readouterr()
-    checks.check_rnn_parameter_count(295_424)
-    assert "two biases" in capsys.readouterr().out
 
 
 def _fixed_input_answer(right):
@@ -72,39 +21,278 @@ def _fixed_input_answer(right):
     return answer
 
 
-def test_checks_judge_fairly_and_never_crash(capsys):
-    """Second edition (issue 14): fresh random inputs, float32 answers judged on their values, in-place answers cannot
-    change the expected values, counts must be whole numbers."""
-    rnn_step = lambda x, h, Wx, Wh, bx, bh: torch.tanh(x @ Wx.T + bx + h @ Wh.T + bh)  # noqa: E731
-    cell = lambda i, f, g, o, c: (f * c + i * g, o * torch.tanh(f * c + i * g))  # noqa: E731
-    relu_back = lambda g, a: g * (a > 0)  # noqa: E731
-    for check, right in ((checks.check_rnn_step, rnn_step), (checks.check_lstm_cell_update, cell),
-                         (checks.check_relu_backward, relu_back)):
-        float32 = lambda *args, r=right: (  # noqa: E731
-            tuple(t.float() for t in r(*args)) if isinstance(r(*args), tuple) else r(*args).float())
-        assert check(float32) is True, f"{check.__name__}: a float32 answer is right"
-        numpy = lambda *args, r=right: (  # noqa: E731
-            tuple(t.numpy() for t in r(*args)) if isinstance(r(*args), tuple) else r(*args).numpy())
-        assert check(numpy) is True, f"{check.__name__}: a numpy answer is right"
-        assert check(_fixed_input_answer(right)) is False, f"{check.__name__}: a hard-coded answer"
-        assert check(lambda *args: "a string") is False  # never a crash
-        assert check(lambda *args: torch.zeros(1, 1, 1)) is False
-    # the old check computed h_t after calling the answer: o.zero_() and zeros passed
-    def sneaky(i, f, g, o, c):
-        o.zero_()
-        return f * c + i * g, torch.zeros_like(c)
-    assert checks.check_lstm_cell_update(sneaky) is False
-    def in_place_right(i, f, g, o, c):  # a right answer that overwrites its inputs
-        c.mul_(f).add_(i * g)
-        return c, o * torch.tanh(c)
-    assert checks.check_lstm_cell_update(in_place_right) is True
-    for count_check, target in ((checks.check_mlp_parameter_count, 235_146),
-                                (checks.check_rnn_parameter_count, 295_936)):
-        assert count_check(target) is True and count_check(float(target)) is True
-        assert count_check(torch.tensor(target)) is True
-        for strange in (float("inf"), float("nan"), True, target + 0.9, "many", [target], 10 ** 400):
-            assert count_check(strange) is False, (count_check.__name__, strange)
-    capsys.readouterr()
+def _float32(right):
+    return lambda *a: tuple(t.float() for t in right(*a)) if isinstance(right(*a), tuple) else right(*a).float()
+
+
+def _numpy(right):
+    return lambda *a: tuple(t.numpy() for t in right(*a)) if isinstance(right(*a), tuple) else right(*a).numpy()
+
+
+def _never_crashes(check):
+    for strange in ("a string", [1, 2], torch.zeros(1, 1, 1), float("nan"), (1, 2, 3)):
+        assert check(lambda *a, s=strange: s) is False, (check.__name__, strange)
+    assert check(lambda *a: 1 / 0) is False
+    assert check(lambda: 0) is False  # a wrong signature is reported, not raised
+
+
+def _says(capsys, *words):
+    out = capsys.readouterr().out
+    for word in words:
+        assert word in out, (word, out)
+
+
+NUMBER_CASES = [  # (check, right, wrong ones)
+    (checks.check_tanh_slope_at_zero, 1.0, (0.5, 0.0)),
+    (checks.check_tilted_bowl_learning_rate, 0.5, (2 / 3, 1.0, 0.2)),
+    (checks.check_gradient_decay_rate, 10 ** (-3 / 20), (0.5 ** 20, 1e-3 ** 20, 0.5)),
+    (checks.check_forget_bias_for_reach, math.log(0.1 ** 0.01 / (1 - 0.1 ** 0.01)), (0.977, 3.0, 4.6)),
+    (checks.check_adding_levels, (2 / 3, 1 / 3), ((1 / 6, 1 / 12), (1 / 3, 1 / 6), (2 / 3,))),
+]
+
+
+def test_number_answers_right_wrong_and_strange(capsys):
+    for check, right, wrong in NUMBER_CASES:
+        assert check(right) is True, check.__name__
+        assert check(np.float32(right) if not isinstance(right, tuple) else list(right)) is True, check.__name__
+        assert check(None) is None
+        for answer in wrong:
+            assert check(answer) is False, (check.__name__, answer)
+        for strange in ("a half", True, float("inf"), float("nan"), [1, 2, 3], {}):
+            assert check(strange) is False, (check.__name__, strange)
+    _says(capsys, "not attempted yet")
+    checks.check_tilted_bowl_learning_rate(2 / 3)
+    _says(capsys, "diagonal")
+    checks.check_forget_bias_for_reach(0.977)
+    _says(capsys, "gate value f itself")
+    checks.check_adding_levels((1 / 6, 1 / 12))
+    _says(capsys, "[0, 1)")
+
+
+def _central(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_check_central_slope(capsys):
+    assert checks.check_central_slope(_central) is True
+    assert checks.check_central_slope(lambda f, x, h: np.float64(_central(f, x, h))) is True
+    assert checks.check_central_slope(None) is None
+    assert checks.check_central_slope(lambda f, x, h: None) is None
+    assert checks.check_central_slope(lambda f, x, h: (f(x + h) - f(x)) / h) is False  # one-sided: off by h f''/2
+    _says(capsys, "both sides")
+    assert checks.check_central_slope(lambda f, x, h: f(x) / x) is False
+    _says(capsys, "straight line")
+    assert checks.check_central_slope(_fixed_input_answer(_central)) is False
+    _never_crashes(checks.check_central_slope)
+
+
+RELU = lambda g, a: g * (a > 0)  # noqa: E731
+
+
+def test_check_relu_backward(capsys):
+    assert checks.check_relu_backward(RELU) is True
+    assert checks.check_relu_backward(_float32(RELU)) is True
+    assert checks.check_relu_backward(_numpy(RELU)) is True
+    assert checks.check_relu_backward(None) is None
+    assert checks.check_relu_backward(lambda g, a: None) is None  # the template, unchanged
+    assert checks.check_relu_backward(lambda g, a: g * (a >= 0) * a) is False
+    assert checks.check_relu_backward(lambda g, a: torch.relu(a)) is False
+    assert checks.check_relu_backward(_fixed_input_answer(RELU)) is False
+    assert checks.check_relu_backward(lambda g, a: torch.zeros(3)) is False
+    _says(capsys, "shaped like a")
+    _never_crashes(checks.check_relu_backward)
+    _says(capsys, "ZeroDivisionError")
+
+
+def test_check_small_mlp_counts_and_measures_itself(capsys):
+    torch.manual_seed(0)
+    X = torch.randn(10_000, 784)
+    y = (X[:, 0] > 0).long()  # a task a 784 -> 10 linear layer solves exactly
+    solver = nn.Linear(784, 10)
+    with torch.no_grad():
+        solver.weight.zero_(), solver.bias.zero_()
+        solver.weight[1, 0], solver.weight[0, 0] = 1.0, -1.0
+    assert checks.check_small_mlp(solver, X, y) is True
+    _says(capsys, "7,850 parameters, test accuracy 100.0%")
+    assert checks.check_small_mlp(None, X, y) is None
+    assert checks.check_small_mlp(nn.Linear(784, 10), X, y) is False  # untrained
+    _says(capsys, "below 86%")
+    big = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))  # 50,890 parameters
+    assert checks.check_small_mlp(big, X, y) is False
+    _says(capsys, "50,890 parameters, more than 50,000")
+    assert checks.check_small_mlp(solver, X[:100], y[:100]) is False  # the whole test set, or nothing
+    _says(capsys, "10,000 images")
+    assert checks.check_small_mlp(nn.Linear(28, 10), X, y) is False  # a model that cannot read the images
+    _says(capsys, "raised RuntimeError")
+    assert checks.check_small_mlp(nn.Linear(784, 1), X, y) is False  # one score per image: judged, no crash
+    assert checks.check_small_mlp("a model", X, y) is False
+    assert solver.training  # the check restores the model's mode
+
+
+def _clip(grads, max_norm):
+    total = torch.sqrt(sum((g**2).sum() for g in grads))
+    return [g * min(1.0, max_norm / total.item()) for g in grads]
+
+
+def test_check_clip_by_global_norm(capsys):
+    assert checks.check_clip_by_global_norm(_clip) is True
+    assert checks.check_clip_by_global_norm(lambda g, m: [t.float() for t in _clip(g, m)]) is True
+    assert checks.check_clip_by_global_norm(lambda g, m: tuple(t.numpy() for t in _clip(g, m))) is True
+    assert checks.check_clip_by_global_norm(None) is None
+    assert checks.check_clip_by_global_norm(lambda g, m: None) is None
+    assert checks.check_clip_by_global_norm(lambda g, m: [t * min(1.0, m / t.norm().item()) for t in g]) is False
+    _says(capsys, "each tensor on its own")
+    assert checks.check_clip_by_global_norm(lambda g, m: [t * m / torch.sqrt(sum((s**2).sum() for s in g))
+                                                          for t in g]) is False  # also scales up small gradients
+    _says(capsys, "must leave them")
+    assert checks.check_clip_by_global_norm(lambda g, m: g[:1]) is False
+    _says(capsys, "one tensor per gradient")
+    assert checks.check_clip_by_global_norm(_fixed_input_answer(_clip)) is False
+
+    def in_place(grads, max_norm):  # a right answer that overwrites the tensors it was given
+        total = torch.sqrt(sum((g**2).sum() for g in grads)).item()
+        for g in grads:
+            g.mul_(min(1.0, max_norm / total))
+        return grads
+    assert checks.check_clip_by_global_norm(in_place) is True
+    _never_crashes(checks.check_clip_by_global_norm)
+
+
+def _bigram(ids, V):
+    counts = torch.ones(V, V)
+    for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
+        counts[a, b] += 1
+    return (counts / counts.sum(1, keepdim=True)).log()
+
+
+def test_check_bigram(capsys):
+    assert checks.check_bigram(_bigram) is True
+    ids = torch.randint(5, (300,))
+    assert checks.check_bigram(_bigram, ids[:200], ids[200:], 5) is True
+    _says(capsys, "held-out loss is")
+    assert checks.check_bigram(None) is None
+    assert checks.check_bigram(lambda ids, V: None) is None
+    assert checks.check_bigram(lambda ids, V: _bigram(ids, V).exp()) is False
+    _says(capsys, "logarithms")
+    assert checks.check_bigram(lambda ids, V: _bigram(ids, V).T) is False
+    _says(capsys, "ROW")
+
+    def unsmoothed(ids, V):
+        counts = torch.zeros(V, V)
+        for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
+            counts[a, b] += 1
+        return (counts / counts.sum(1, keepdim=True)).log()
+    assert checks.check_bigram(unsmoothed) is False
+    _says(capsys, "add one")
+    assert checks.check_bigram(lambda ids, V: _bigram(ids[1:], V)) is False  # drops the first pair
+    assert checks.check_bigram(_fixed_input_answer(_bigram)) is False
+    _never_crashes(checks.check_bigram)
+
+
+def _lstm_count(D, H, layers, bidirectional):
+    return sum(p.numel() for p in nn.LSTM(D, H, num_layers=layers, bidirectional=bidirectional).parameters())
+
+
+def test_check_lstm_parameter_count(capsys):
+    assert checks.check_lstm_parameter_count(_lstm_count) is True
+    assert checks.check_lstm_parameter_count(lambda *a: float(_lstm_count(*a))) is True
+    assert checks.check_lstm_parameter_count(None) is None
+    assert checks.check_lstm_parameter_count(lambda *a: None) is None
+    one_bias = lambda D, H, n, b: _lstm_count(D, H, n, b) - 4 * H * n * (2 if b else 1)  # noqa: E731
+    assert checks.check_lstm_parameter_count(one_bias) is False
+    _says(capsys, "four gates")
+    reads_x = lambda D, H, n, b: (2 if b else 1) * n * 4 * (H * D + H * H + 2 * H)  # noqa: E731
+    assert checks.check_lstm_parameter_count(reads_x) is False
+    _says(capsys, "second layer read")
+    half = lambda D, H, n, b: sum(2 * 4 * (H * (D if k == 0 else H) + H * H + 2 * H) for k in range(n)) \
+        if b else _lstm_count(D, H, n, b)  # noqa: E731
+    assert checks.check_lstm_parameter_count(half) is False
+    _says(capsys, "both directions")
+    assert checks.check_lstm_parameter_count(lambda D, H, n, b: 1_183_744) is False  # right for 64 x 512 only
+    for strange in (True, 1.5, "many", float("inf")):
+        assert checks.check_lstm_parameter_count(lambda *a, s=strange: s) is False
+    _never_crashes(checks.check_lstm_parameter_count)
+
+
+def _cifg(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(3, dim=-1)
+    f, g, o = f.sigmoid(), g.tanh(), o.sigmoid()
+    c_t = f * c + (1 - f) * g
+    return o * c_t.tanh(), c_t
+
+
+def test_check_cifg_step(capsys):
+    assert checks.check_cifg_step(_cifg) is True
+    assert checks.check_cifg_step(_float32(_cifg)) is True
+    assert checks.check_cifg_step(_numpy(_cifg)) is True
+    assert checks.check_cifg_step(None) is None
+    assert checks.check_cifg_step(lambda *a: None) is None
+    assert checks.check_cifg_step(lambda *a: _cifg(*a)[::-1]) is False
+    _says(capsys, "order is (h_t, c_t)")
+    assert checks.check_cifg_step(lambda *a: (_cifg(*a)[1].sigmoid(), _cifg(*a)[1])) is False
+    _says(capsys, "c_t is right")
+
+    def input_equals_forget(x, h, c, W_ih, W_hh, b_ih, b_hh):
+        f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(3, dim=-1)
+        c_t = f.sigmoid() * c + f.sigmoid() * g.tanh()
+        return o.sigmoid() * c_t.tanh(), c_t
+    assert checks.check_cifg_step(input_equals_forget) is False
+    _says(capsys, "c_t is wrong")
+    assert checks.check_cifg_step(_fixed_input_answer(_cifg)) is False
+
+    def in_place(x, h, c, W_ih, W_hh, b_ih, b_hh):  # right, but overwrites c
+        f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(3, dim=-1)
+        f = f.sigmoid()
+        c.mul_(f).add_((1 - f) * g.tanh())
+        return o.sigmoid() * c.tanh(), c
+    assert checks.check_cifg_step(in_place) is True
+    _never_crashes(checks.check_cifg_step)
+
+
+def _cho(x, h, W_ih, W_hh, b_ih, b_hh):
+    x_r, x_z, x_n = (x @ W_ih.T + b_ih).chunk(3, dim=-1)
+    (W_hr, W_hz, W_hn), (b_hr, b_hz, b_hn) = W_hh.chunk(3), b_hh.chunk(3)
+    r, z = (x_r + h @ W_hr.T + b_hr).sigmoid(), (x_z + h @ W_hz.T + b_hz).sigmoid()
+    n = torch.tanh(x_n + (r * h) @ W_hn.T + b_hn)
+    return (1 - z) * n + z * h
+
+
+def _nn_gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
+    return torch.ops.aten.gru_cell(x, h, W_ih, W_hh, b_ih, b_hh)
+
+
+def test_check_cho_gru_step(capsys):
+    assert checks.check_cho_gru_step(_cho) is True
+    _says(capsys, "differ by up to")
+    assert checks.check_cho_gru_step(_float32(_cho)) is True
+    assert checks.check_cho_gru_step(None) is None
+    assert checks.check_cho_gru_step(lambda *a: None) is None
+    assert checks.check_cho_gru_step(_nn_gru_step) is False  # PyTorch's own GRU: the check finds where it differs
+    _says(capsys, "nn.GRU's own step")
+    assert checks.check_cho_gru_step(lambda x, h, *w: 2 * h - _cho(x, h, *w) + 0 * h) is False
+    assert checks.check_cho_gru_step(_fixed_input_answer(_cho)) is False
+    _never_crashes(checks.check_cho_gru_step)
+
+
+class _Solver(nn.Module):
+    """Solves the adding problem exactly, by hand: no learning, just the sum of the marked numbers."""
+
+    def forward(self, x):
+        return (x[..., 0] * x[..., 1]).sum(1)
+
+
+def test_check_adding_experiment_measures_the_model_it_is_given(capsys):
+    from course_lib import adding
+
+    assert checks.check_adding_experiment(_Solver()) is True
+    _says(capsys, "held-out MSE at T = 200: 0.0000")
+    assert checks.check_adding_experiment(None) is None
+    assert checks.check_adding_experiment(adding.LastStepRegressor("GRU", hidden=4)) is False  # untrained
+    _says(capsys, "not yet below 0.01")
+    assert checks.check_adding_experiment(nn.Linear(2, 1)) is False  # (n, T, 1): one number per step, not per sequence
+    _says(capsys, "one number per sequence")
+    assert checks.check_adding_experiment("a model") is False
+    assert checks.check_adding_experiment(_Solver(), length=20, threshold=0.0) is True
 
 
 # notebook 05 ---------------------------------------------------------------------------------------------------------

@@ -101,3 +101,24 @@ def test_the_glossary_is_linked_and_names_real_notebooks():
             assert number not in existing, f"{row}: notebook {number} exists now; drop *planned*"
     assert "docs/glossary.md" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert "../docs/glossary.md" in (ROOT / "notebooks" / "00-getting-started.ipynb").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_attached_pictures_are_shown_and_readable(path):
+    """A picture stored in a markdown cell (e.g. 03's and 04's cell diagrams, drawn by docs/figures/cells.py) is
+    referenced by its cell, and is a real PNG; every attachment the text refers to exists."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        attachments = cell.get("attachments", {})
+        referenced = set(re.findall(r"\(attachment:([^)\s]+)\)", cell.source))
+        assert referenced == set(attachments), f"{path.name}: attachments {set(attachments)}, referenced {referenced}"
+        for name, data in attachments.items():
+            assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name}: {name} is not a PNG"
+
+
+def test_cell_diagrams_are_in_their_notebooks():
+    for stem, picture in (("03-lstm", "lstm-cell.png"), ("04-gru", "gru-cell.png")):
+        nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+        assert any(picture in c.get("attachments", {}) for c in nb.cells), f"run docs/figures/cells.py ({stem})"
