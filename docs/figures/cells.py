@@ -42,16 +42,31 @@ def op(ax, x, y, text):
     ax.text(x, y, text, ha="center", va="center", fontsize=13, zorder=4)
 
 
+def top_path(ax, x_times: float, x_plus: float, color: str, left: str, right: str) -> None:
+    """The additive path along the top: ``left`` -> (×) -> (+) -> ``right``, with nothing else on the way."""
+    arrow(ax, [(0, 4), (x_times - 0.22, 4)], color=color, lw=2.6)
+    op(ax, x_times, 4, "×")
+    arrow(ax, [(x_times + 0.22, 4), (x_plus - 0.22, 4)], color=color, lw=2.6)
+    op(ax, x_plus, 4, "+")
+    arrow(ax, [(x_plus + 0.22, 4), (9.4, 4)], color=color, lw=2.6)
+    ax.text(0, 4.18, left, fontsize=13, ha="left", va="bottom")
+    ax.text(9.4, 4.18, right, fontsize=13, ha="right", va="bottom")
+
+
+def finish(fig, ax, path: Path, title: str, legend: str) -> None:
+    ax.text(4.7, -1.05, legend + " (boxes: weights, then σ or tanh; circles: element-wise)", fontsize=9,
+            ha="center", va="top", color="0.3")
+    ax.set(xlim=(-0.2, 9.6), ylim=(-1.5, 4.9), aspect="equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=12)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def lstm(path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5))
     # the cell path along the top: c_{t-1} -> (x f_t) -> (+ i_t g_t) -> c_t
-    arrow(ax, [(0, 4), (1.78, 4)], color="C2", lw=2.6)
-    op(ax, 2, 4, "×")
-    arrow(ax, [(2.22, 4), (4.03, 4)], color="C2", lw=2.6)
-    op(ax, 4.25, 4, "+")
-    arrow(ax, [(4.47, 4), (9.4, 4)], color="C2", lw=2.6)
-    ax.text(0, 4.18, "$c_{t-1}$", fontsize=13, ha="left", va="bottom")
-    ax.text(9.4, 4.18, "$c_t$", fontsize=13, ha="right", va="bottom")
+    top_path(ax, 2, 4.25, "C2", "$c_{t-1}$", "$c_t$")
     # inputs: h_{t-1} from the left and x_t from below, joined into one bus feeding every gate
     arrow(ax, [(0, 0), (0.9, 0)], lw=1.6)
     ax.plot([0.9, 6.8], [0, 0], color="0.2", lw=1.6, zorder=1)
@@ -81,25 +96,14 @@ def lstm(path: Path) -> None:
     ax.text(9.4, 1.9, "output; the next\nstep's $h_{t-1}$", fontsize=9, ha="right", va="top", color="0.3")
     ax.text(4.7, 4.55, "the cell path: only × $f_t$ and + on the way, no matrix, no squashing", fontsize=10,
             ha="center", color="C2")
-    ax.set(xlim=(-0.2, 9.6), ylim=(-1.5, 4.9), aspect="equal")
-    ax.axis("off")
-    ax.text(4.7, -1.05, "$f_t$ forget gate · $i_t$ input gate · $g_t$ candidate · $o_t$ output gate "
-            "(boxes: weights, then σ or tanh; circles: element-wise)", fontsize=9, ha="center", va="top", color="0.3")
-    ax.set_title("LSTM cell (PyTorch's gate order i, f, g, o)", fontsize=12)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    finish(fig, ax, path, "LSTM cell (PyTorch's gate order i, f, g, o)",
+           "$f_t$ forget gate · $i_t$ input gate · $g_t$ candidate · $o_t$ output gate")
 
 
 def gru(path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5))
     # the state path along the top: h_{t-1} -> (x z_t) -> (+ (1 - z_t) n_t) -> h_t
-    arrow(ax, [(0, 4), (4.28, 4)], color="C0", lw=2.6)
-    op(ax, 4.5, 4, "×")
-    arrow(ax, [(4.72, 4), (6.78, 4)], color="C0", lw=2.6)
-    op(ax, 7, 4, "+")
-    arrow(ax, [(7.22, 4), (9.4, 4)], color="C0", lw=2.6)
-    ax.text(0, 4.18, "$h_{t-1}$", fontsize=13, ha="left", va="bottom")
-    ax.text(9.4, 4.18, "$h_t$", fontsize=13, ha="right", va="bottom")
+    top_path(ax, 4.5, 7, "C0", "$h_{t-1}$", "$h_t$")
     # h_{t-1} also feeds the gates: down to the bus, where x_t joins
     arrow(ax, [(0.6, 4), (0.6, 0), (1.0, 0)])
     ax.plot([1.0, 7.0], [0, 0], color="0.2", lw=1.6, zorder=1)
@@ -126,13 +130,8 @@ def gru(path: Path) -> None:
             va="center")
     ax.text(4.7, 4.55, "the state path: only × $z_t$ and + on the way ($z_t = 1$ keeps $h_{t-1}$)", fontsize=10,
             ha="center", color="C0")
-    ax.set(xlim=(-0.2, 9.6), ylim=(-1.5, 4.9), aspect="equal")
-    ax.axis("off")
-    ax.text(4.7, -1.05, "$r_t$ reset gate · $z_t$ update gate · $n_t$ candidate "
-            "(boxes: weights, then σ or tanh; circles: element-wise)", fontsize=9, ha="center", va="top", color="0.3")
-    ax.set_title("GRU cell (PyTorch's convention: z keeps, reset after the product)", fontsize=12)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    finish(fig, ax, path, "GRU cell (PyTorch's convention: z keeps, reset after the product)",
+           "$r_t$ reset gate · $z_t$ update gate · $n_t$ candidate")
 
 
 def attach(notebook: Path, picture: Path, alt: str) -> None:
