@@ -219,6 +219,16 @@ def adding_rows() -> list[str]:
     best = adding.best_settings(tuning["runs"])
     rows += ["", "Best settings (lowest validation MSE summed over the lengths): "
              + "; ".join(f"{cell} {b['init']} at {b['lr']:g}" for cell, b in best.items()) + "."]
+    if "curriculum" in tuning:
+        c = tuning["curriculum"]
+        rows += ["", f"Notebook 04, exercise 2: the LSTM (learning rate {c['lr']:g}) on T = 200, trained directly or after "
+                 "500 steps at T = 20 (a curriculum); held-out MSE at T = 200 every 10 steps:", "",
+                 "| run | steps at T = 200 | first step below 1/12 | first step below 0.01 | final MSE | seconds |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for name in ("direct", "curriculum"):
+            r = c[name]
+            rows.append(f"| {name} | {r['steps_at_200']} | {r['first_below_one_twelfth'] or 'never'} | "
+                        f"{r['first_below_001'] or 'never'} | {r['final_mse']:.4f} | {r['seconds']:.0f} |")
     return rows
 
 

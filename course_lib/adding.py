@@ -21,7 +21,8 @@ from torch import nn
 from . import data, train
 
 # the initialisations tried for each cell; the first is PyTorch's default
-INITS = {"RNN": ("default", "orthogonal", "identity"), "LSTM": ("default", "forget_bias_1"), "GRU": ("default",)}
+INITS = {"RNN": ("default", "orthogonal", "identity"), "IRNN": ("identity",), "LSTM": ("default", "forget_bias_1"),
+         "GRU": ("default",)}
 MEAN_LEVEL = 1 / 6  # MSE of always predicting 1.0
 ONE_NUMBER_LEVEL = 1 / 12  # MSE of knowing only the second marked number
 
@@ -29,9 +30,11 @@ ONE_NUMBER_LEVEL = 1 / 12  # MSE of knowing only the second marked number
 class LastStepRegressor(nn.Module):
     """A recurrent layer reads ``x (B, T, 2)``; a linear layer maps its last output ``(B, H)`` to one number ``(B,)``.
 
-    ``init`` (one of ``INITS[cell]``): ``"orthogonal"`` sets the RNN's W_hh to a random orthogonal matrix (every
-    singular value 1, notebook 02's rho = 1 lesson), ``"identity"`` to the identity (Le et al., 2015),
-    ``"forget_bias_1"`` starts the LSTM's forget gates at sigma(1) ≈ 0.73 (notebook 03).
+    ``cell``: ``"RNN"`` (tanh units), ``"IRNN"`` (Le et al., 2015: a plain RNN with **ReLU** units, W_hh the identity
+    and zero biases; ``nn.RNN(nonlinearity="relu")``), ``"LSTM"`` or ``"GRU"``. ``init`` (one of ``INITS[cell]``):
+    ``"orthogonal"`` sets the RNN's W_hh to a random orthogonal matrix (every singular value 1, notebook 02's
+    rho = 1 lesson), ``"identity"`` to the identity, ``"forget_bias_1"`` starts the LSTM's forget gates at
+    sigma(1) ≈ 0.73 (notebook 03).
     """
 
     def __init__(self, cell: str, hidden: int = 64, init: str = "default"):
@@ -41,13 +44,19 @@ class LastStepRegressor(nn.Module):
         if init not in INITS[cell]:
             raise ValueError(f"init for {cell} must be one of {INITS[cell]}, got {init!r}")
         self.cell, self.init = cell, init
-        self.rnn = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[cell](2, hidden, batch_first=True)
+        if cell == "IRNN":
+            self.rnn = nn.RNN(2, hidden, batch_first=True, nonlinearity="relu")
+        else:
+            self.rnn = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[cell](2, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 1)
         with torch.no_grad():
             if init == "orthogonal":
                 nn.init.orthogonal_(self.rnn.weight_hh_l0)
             elif init == "identity":
                 self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
+                if cell == "IRNN":
+                    self.rnn.bias_ih_l0.zero_()
+                    self.rnn.bias_hh_l0.zero_()
             elif init == "forget_bias_1":  # PyTorch's gate order is i, f, g, o: rows H..2H are the forget gate
                 self.rnn.bias_ih_l0[hidden : 2 * hidden].fill_(1.0)
                 self.rnn.bias_hh_l0[hidden : 2 * hidden].zero_()

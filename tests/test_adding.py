@@ -12,6 +12,10 @@ def test_initialisations_do_what_they_say():
     assert torch.allclose(W @ W.T, torch.eye(16), atol=1e-5)  # every singular value 1
     W = adding.LastStepRegressor("RNN", hidden=16, init="identity").rnn.weight_hh_l0.detach()
     assert torch.equal(W, torch.eye(16))
+    irnn = adding.LastStepRegressor("IRNN", hidden=16, init="identity").rnn  # Le et al. (2015)
+    assert irnn.nonlinearity == "relu" and torch.equal(irnn.weight_hh_l0.detach(), torch.eye(16))
+    assert not irnn.bias_ih_l0.any() and not irnn.bias_hh_l0.any()
+    assert adding.LastStepRegressor("RNN", hidden=4).rnn.nonlinearity == "tanh"
     lstm = adding.LastStepRegressor("LSTM", hidden=8, init="forget_bias_1").rnn
     forget = lstm.bias_ih_l0[8:16] + lstm.bias_hh_l0[8:16]  # PyTorch's gate order: i, f, g, o
     assert torch.equal(forget.detach(), torch.ones(8))

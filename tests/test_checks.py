@@ -80,7 +80,7 @@ def test_check_central_slope(capsys):
     assert checks.check_central_slope(lambda f, x, h: None) is None
     assert checks.check_central_slope(lambda f, x, h: (f(x + h) - f(x)) / h) is False  # one-sided: off by h f''/2
     _says(capsys, "both sides")
-    assert checks.check_central_slope(lambda f, x, h: f(x) / x) is False
+    assert checks.check_central_slope(lambda f, x, h: f(x) + 10) is False  # far from any slope: the first hint
     _says(capsys, "straight line")
     assert checks.check_central_slope(_fixed_input_answer(_central)) is False
     _never_crashes(checks.check_central_slope)
@@ -104,7 +104,10 @@ def test_check_relu_backward(capsys):
     _says(capsys, "ZeroDivisionError")
 
 
-def test_check_small_mlp_counts_and_measures_itself(capsys):
+def test_check_small_mlp_counts_and_measures_itself(capsys, monkeypatch):
+    from course_lib import runtime
+
+    monkeypatch.setattr(runtime, "is_fast", lambda: False)
     torch.manual_seed(0)
     X = torch.randn(10_000, 784)
     y = (X[:, 0] > 0).long()  # a task a 784 -> 10 linear layer solves exactly
@@ -126,12 +129,15 @@ def test_check_small_mlp_counts_and_measures_itself(capsys):
     _says(capsys, "raised RuntimeError")
     assert checks.check_small_mlp(nn.Linear(784, 1), X, y) is False  # one score per image: judged, no crash
     assert checks.check_small_mlp("a model", X, y) is False
+    monkeypatch.setattr(runtime, "is_fast", lambda: True)  # fast mode cannot train to 86%: the hint says so
+    assert checks.check_small_mlp(nn.Linear(784, 10), X, y) is False
+    _says(capsys, "do this exercise in full mode")
     assert solver.training  # the check restores the model's mode
 
 
 def _clip(grads, max_norm):
     total = torch.sqrt(sum((g**2).sum() for g in grads))
-    return [g * min(1.0, max_norm / total.item()) for g in grads]
+    return [g * min(1.0, max_norm / (total.item() + 1e-6)) for g in grads]
 
 
 def test_check_clip_by_global_norm(capsys):
@@ -148,11 +154,19 @@ def test_check_clip_by_global_norm(capsys):
     assert checks.check_clip_by_global_norm(lambda g, m: g[:1]) is False
     _says(capsys, "one tensor per gradient")
     assert checks.check_clip_by_global_norm(_fixed_input_answer(_clip)) is False
+    no_epsilon = lambda g, m: [t * min(1.0, m / torch.sqrt(sum((s ** 2).sum() for s in g)).item()) for t in g]  # noqa
+    assert checks.check_clip_by_global_norm(no_epsilon) is False  # divides by a zero norm when every gradient is 0
+    _says(capsys, "ZeroDivisionError")
+    def nan_on_zero(grads, max_norm):  # t / norm * min(norm, max_norm): right, except 0 / 0 = NaN
+        total = torch.sqrt(sum((t ** 2).sum() for t in grads))
+        return [t / total * total.clamp(max=max_norm) for t in grads]
+    assert checks.check_clip_by_global_norm(nan_on_zero) is False
+    _says(capsys, "every gradient is 0")
 
     def in_place(grads, max_norm):  # a right answer that overwrites the tensors it was given
         total = torch.sqrt(sum((g**2).sum() for g in grads)).item()
         for g in grads:
-            g.mul_(min(1.0, max_norm / total))
+            g.mul_(min(1.0, max_norm / (total + 1e-6)))
         return grads
     assert checks.check_clip_by_global_norm(in_place) is True
     _never_crashes(checks.check_clip_by_global_norm)
@@ -281,18 +295,52 @@ class _Solver(nn.Module):
         return (x[..., 0] * x[..., 1]).sum(1)
 
 
-def test_check_adding_experiment_measures_the_model_it_is_given(capsys):
+def test_check_adding_experiment_measures_the_model_and_counts_the_steps(capsys):
     from course_lib import adding
+    from course_lib.train import History
 
-    assert checks.check_adding_experiment(_Solver()) is True
-    _says(capsys, "held-out MSE at T = 200: 0.0000")
+    within = History(steps=list(range(1, 401)))
+    assert checks.check_adding_experiment(_Solver(), within) is True
+    _says(capsys, "held-out MSE at T = 200: 0.0000", "400 training steps at T = 200")
     assert checks.check_adding_experiment(None) is None
-    assert checks.check_adding_experiment(adding.LastStepRegressor("GRU", hidden=4)) is False  # untrained
+    assert checks.check_adding_experiment(_Solver()) is False  # no History: the budget cannot be checked
+    _says(capsys, "History")
+    assert checks.check_adding_experiment(_Solver(), History(steps=list(range(1, 1501)))) is False
+    _says(capsys, "you trained 1500 steps at T = 200; the budget is 400")
+    assert checks.check_adding_experiment(adding.LastStepRegressor("GRU", hidden=4), within) is False  # untrained
     _says(capsys, "not yet below 0.01")
-    assert checks.check_adding_experiment(nn.Linear(2, 1)) is False  # (n, T, 1): one number per step, not per sequence
+    assert checks.check_adding_experiment(nn.Linear(2, 1), within) is False  # (n, T, 1): a number per step
     _says(capsys, "one number per sequence")
-    assert checks.check_adding_experiment("a model") is False
-    assert checks.check_adding_experiment(_Solver(), length=20, threshold=0.0) is True
+    assert checks.check_adding_experiment(nn.Linear(3, 1), within) is False  # cannot read the input at all
+    _says(capsys, "the model raised RuntimeError")
+    assert checks.check_adding_experiment("a model", within) is False
+    assert checks.check_adding_experiment(_Solver(), within, length=20, threshold=0.0) is True
+
+
+def test_a_function_that_lost_its_return_is_told_so(capsys):
+    def forgot(grads, max_norm):
+        total = torch.sqrt(sum((g ** 2).sum() for g in grads))  # noqa: F841 (the bug under test)
+
+    assert checks.check_clip_by_global_norm(forgot) is False
+    _says(capsys, "did you forget `return`?")
+    assert checks.check_clip_by_global_norm(lambda g, m: None) is None  # the template itself: not attempted
+    _says(capsys, "not attempted yet")
+
+    def relu_forgot(grad_out, a):
+        torch.relu(a)
+
+    assert checks.check_relu_backward(relu_forgot) is False
+    _says(capsys, "did you forget `return`?")
+
+
+def test_number_checks_accept_rounded_answers_and_arrays(capsys):
+    assert checks.check_gradient_decay_rate(0.71) is True  # the answer to two decimals
+    assert checks.check_gradient_decay_rate(0.72) is False
+    assert checks.check_gradient_decay_rate(10 ** (3 / 20)) is False
+    _says(capsys, "LARGER")
+    assert checks.check_adding_levels(np.array([2 / 3, 1 / 3])) is True
+    assert checks.check_adding_levels(torch.tensor([2 / 3, 1 / 3])) is True
+    assert checks.check_adding_levels("2/3, 1/3") is False
 
 
 # notebook 05 ---------------------------------------------------------------------------------------------------------

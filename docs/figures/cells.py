@@ -96,7 +96,7 @@ def lstm(path: Path) -> None:
     ax.text(9.4, 1.9, "output; the next\nstep's $h_{t-1}$", fontsize=9, ha="right", va="top", color="0.3")
     ax.text(4.7, 4.55, "the cell path: only × $f_t$ and + on the way, no matrix, no squashing", fontsize=10,
             ha="center", color="C2")
-    finish(fig, ax, path, "LSTM cell (PyTorch's gate order i, f, g, o)",
+    finish(fig, ax, path, "LSTM cell (drawn f, i, g, o; PyTorch stacks the gate weights i, f, g, o)",
            "$f_t$ forget gate · $i_t$ input gate · $g_t$ candidate · $o_t$ output gate")
 
 
