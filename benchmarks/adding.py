@@ -15,7 +15,7 @@ the first step below 1/12 and below 0.01, and the seconds.
 Writes ``benchmarks/adding-tuning.json``; each finished run is appended to ``build/adding-tuning.jsonl`` and not
 repeated (delete it to start afresh).
 
-    .venv/bin/python benchmarks/adding.py      # about 20 minutes on 2 cores
+    .venv/bin/python benchmarks/adding.py      # about 10 minutes on 2 cores, run alone
 """
 import json
 import os
