@@ -86,6 +86,20 @@ def widget_timings() -> list[tuple[str, float]]:
     pview = prediction_explorer(images, probs, labels, [f"class {k}" for k in range(10)])
     rows.append(("prediction explorer: move image slider",
                  median_ms(lambda v: setattr(pview.controls["index"], "value", v), list(range(1, 31)))))
+    from course_lib import cnn
+    from course_lib.widgets.convolution import KERNELS, convolution_explorer, feature_map_explorer
+
+    photo = torch.rand(48, 48, generator=g)  # the size notebook 09 shows
+    cview = convolution_explorer(photo)
+    rows.append(("convolution explorer (48 x 48 image): move the window",
+                 median_ms(lambda v: setattr(cview.controls["position"], "value", v), list(range(1, 31)))))
+    rows.append(("convolution explorer (48 x 48 image): change kernel",
+                 median_ms(lambda v: setattr(cview.controls["kernel"], "value", v), list(KERNELS)[1:] * 2)))
+    torch.manual_seed(0)
+    small = cnn.SmallCNN()
+    fview = feature_map_explorer(small, torch.rand(30, 1, 28, 28, generator=g), {"conv 1": small.features[0]})
+    rows.append(("feature-map explorer (16 channels): move image slider",
+                 median_ms(lambda v: setattr(fview.controls["image"], "value", v), list(range(1, 30)))))
     val_text = data.shakespeare("val")
     vocab = data.CharVocab.from_text(data.shakespeare("train"))
     for cell in ("lstm", "gru"):  # the notebooks' sizes; the weights do not change the drawing time
