@@ -61,16 +61,22 @@ class ConvolutionExplorer(FigureController):
         self.k_im = self.ax_k.imshow(np.zeros((3, 3)), cmap="RdBu_r", interpolation="nearest")
         self.k_text = [[self.ax_k.text(v, u, "", ha="center", va="center", fontsize=10) for v in range(3)]
                        for u in range(3)]
-        self.out_im = self.ax_out.imshow(np.zeros((3, 3)), cmap="RdBu_r", interpolation="nearest")
-        self.fig.colorbar(self.out_im, ax=self.ax_out, fraction=0.046, pad=0.04)
+        self.out_im = self.ax_out.imshow(np.zeros((3, 3)), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+        bar = self.fig.colorbar(self.out_im, ax=self.ax_out, fraction=0.046, pad=0.04)
+        bar.set_label("output / max |output|")  # a fixed scale: the colour bar never has to be redrawn
+        H, W = self.image.shape  # fixed axes, large enough for any padding and stride: only the artists change
+        self.ax_in.set(xlim=(-0.5, W + 2 * MAX_PADDING - 0.5), ylim=(H + 2 * MAX_PADDING - 0.5, -0.5))
+        self.ax_out.set(xlim=(-0.5, W + 2 * MAX_PADDING - 2.5), ylim=(H + 2 * MAX_PADDING - 2.5, -0.5))
         self.window = Rectangle((0, 0), 3, 3, fill=False, ec="C1", lw=2.5)
         self.marker = Rectangle((0, 0), 1, 1, fill=False, ec="C1", lw=2.5)
         self.ax_in.add_patch(self.window)
         self.ax_out.add_patch(self.marker)
         self.ax_k.set(xticks=[], yticks=[], title="kernel (3 x 3)")
         self.readout = self.fig.text(0.5, 0.02, "", ha="center", fontsize=10, family="monospace")
-        self.fig.subplots_adjust(left=0.03, right=0.97, bottom=0.14, top=0.88, wspace=0.25)
-        self.animate(self.window, self.marker, self.readout)
+        self.fig.subplots_adjust(left=0.03, right=0.93, bottom=0.14, top=0.88, wspace=0.25)
+        # everything that changes is drawn over a fixed background (blitting): no full redraw on any control
+        self.animate(self.in_im, self.k_im, *(t for row in self.k_text for t in row), self.out_im, self.ax_in.title,
+                     self.ax_out.title, self.window, self.marker, self.readout)
         self._drawn = None  # (kernel, stride, padding) whose images are drawn
         self.state = {"kernel": kernel, "stride": stride, "padding": padding, "position": position}
         self._validate(self.state)
@@ -110,15 +116,13 @@ class ConvolutionExplorer(FigureController):
                     w = weights[u, v].item()
                     self.k_text[u][v].set_text(f"{w:.2g}")
                     self.k_text[u][v].set_color("white" if abs(w) > 0.6 * limit else "black")  # legible on dark
-            bound = float(np.abs(self.output).max()) or 1.0
-            self.out_im.set_data(self.output)
+            self.bound = float(np.abs(self.output).max()) or 1.0
+            self.out_im.set_data(self.output / self.bound)
             self.out_im.set_extent((-0.5, self.output.shape[1] - 0.5, self.output.shape[0] - 0.5, -0.5))
-            self.out_im.set_clim(-bound, bound)
             H, W = self.image.shape
             self.ax_in.set_title(f"input {H} x {W}, padded by {p} -> {H + 2 * p} x {W + 2 * p}", fontsize=10)
             self.ax_out.set_title(f"output {self.output.shape[0]} x {self.output.shape[1]} "
                                   f"= floor(({H} + 2*{p} - 3) / {s}) + 1", fontsize=10)
-            self.background_stale = True
             self._drawn = (kernel, s, p)
         H_out, W_out = self.output.shape
         i, j = divmod(position, W_out)
@@ -126,8 +130,9 @@ class ConvolutionExplorer(FigureController):
         self.marker.set_xy((j - 0.5, i - 0.5))
         window = self.padded[i * s : i * s + 3, j * s : j * s + 3]
         value = float((window * weights.numpy()).sum())
-        self.readout.set_text(f"output[{i}, {j}] = sum(window * kernel) = {value:+.3f}    "
-                              f"(window rows {i * s}..{i * s + 2}, columns {j * s}..{j * s + 2} of the padded input)")
+        self.readout.set_text(f"output[{i}, {j}] = sum(window * kernel) = {value:+.3f}  (max |output| = "
+                              f"{self.bound:.2f});  window: rows {i * s}..{i * s + 2}, columns {j * s}..{j * s + 2} "
+                              "of the padded input")
         self.value = value
 
 
@@ -197,6 +202,7 @@ class FeatureMapExplorer(FigureController):
             self.ims.append(ax.imshow(np.zeros((2, 2)), cmap="viridis", interpolation="nearest"))
         self.fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.04, hspace=0.35, wspace=0.1)
         self.title = self.fig.suptitle("")
+        self.animate(self.image_im, *self.ims, self.title)  # the channel titles change with the page only
         self._drawn = None
         layer = next(iter(layers)) if layer is None else layer
         self.state = {"image": image, "layer": layer, "first_channel": first_channel}
@@ -237,6 +243,7 @@ class FeatureMapExplorer(FigureController):
         picture = self.images[n].detach().cpu().float().mean(0).numpy()
         self.image_im.set_data(picture)
         self.image_im.set_clim(picture.min(), picture.max())
+        titles = []
         for k, (ax, im) in enumerate(zip(self.axes, self.ims)):
             c = first + k
             if c < maps.shape[0]:
@@ -244,14 +251,20 @@ class FeatureMapExplorer(FigureController):
                 im.set_data(m)
                 im.set_extent((-0.5, m.shape[1] - 0.5, m.shape[0] - 0.5, -0.5))
                 im.set_clim(m.min(), m.max() if m.max() > m.min() else m.min() + 1e-6)
-                ax.set_title(f"channel {c}", fontsize=8)
-                ax.set_visible(True)
-            else:
-                ax.set_visible(False)
+                titles.append(f"channel {c}")
+            else:  # fewer channels than pictures: leave the frame empty
+                im.set_data(np.zeros((1, 1)))
+                im.set_clim(0, 1)
+                titles.append("")
+        if self._drawn != (layer, first):  # a new page of channels: new titles, drawn into the background
+            for ax, title in zip(self.axes, titles):
+                ax.set_title(title, fontsize=8)
+            self.background_stale = True
+            self._drawn = (layer, first)
         shown = min(self.GRID * self.GRID, maps.shape[0] - first)
         self.title.set_text(f"image {n}, layer {layer!r}: {maps.shape[0]} channels of {maps.shape[1]} x "
                             f"{maps.shape[2]}; channels {first}..{first + shown - 1} (yellow = large)")
-        self.background_stale = True  # every picture changes: redraw it all
+        # (every picture is an animated artist: drawn over the fixed frames, no full redraw)
 
 
 def feature_map_explorer(model: torch.nn.Module, images: torch.Tensor, layers: dict) -> WidgetView:
