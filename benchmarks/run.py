@@ -246,6 +246,21 @@ def adding_rows() -> list[str]:
     return rows
 
 
+def resnet_rows() -> list[str]:
+    """Issue 12's headline run (benchmarks/resnet.py -> benchmarks/resnet-results.json)."""
+    path = ROOT / "benchmarks" / "resnet-results.json"
+    if not path.exists():
+        return ["", "(no ResNet run yet: run `.venv/bin/python benchmarks/resnet.py`, about 10 minutes)"]
+    r = json.loads(path.read_text())
+    return ["", "ResNet on Fashion-MNIST (`benchmarks/resnet.py`; goal: test accuracy >= 92% within 10 minutes of "
+            "training on this 2-core machine):", "",
+            "| model | parameters | epochs | steps x batch | threads | training minutes | last validation accuracy | "
+            "test accuracy |", "|---|---:|---:|---|---:|---:|---:|---:|",
+            f"| ResNet-{r['depth']}, width {r['width']} | {r['parameters']:,} | {r['epochs']} | {r['steps']} x "
+            f"{r['batch']} | {r['threads']} | {r['train_minutes']:.1f} | {r['log'][-1]['val_accuracy']:.4f} | "
+            f"{r['test_accuracy']:.4f} |"]
+
+
 def charlm_rows() -> list[str]:
     """The character-LM rows measured by `python3 course.py bench-charlm` (benchmarks/charlm-results.json)."""
     path = ROOT / "benchmarks" / "charlm-results.json"
@@ -307,6 +322,7 @@ def main(args: list[str]) -> None:
         lines.append(f"| {path.stem} | {fast_s:.1f} | {full_text} | {ratio} | {metric_text} |")
     lines += charlm_rows()
     lines += adding_rows()
+    lines += resnet_rows()
     lines += attention_rows()
     lines += generation_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]
