@@ -128,12 +128,10 @@ class ConvolutionExplorer(FigureController):
         i, j = divmod(position, W_out)
         self.window.set_xy((j * s - 0.5, i * s - 0.5))  # the window's top-left corner in the padded image
         self.marker.set_xy((j - 0.5, i - 0.5))
-        window = self.padded[i * s : i * s + 3, j * s : j * s + 3]
-        value = float((window * weights.numpy()).sum())
-        self.readout.set_text(f"output[{i}, {j}] = sum(window * kernel) = {value:+.3f}  (max |output| = "
+        self.value = float(self.output[i, j])  # conv2d's sum(window * kernel) for this window
+        self.readout.set_text(f"output[{i}, {j}] = sum(window * kernel) = {self.value:+.3f}  (max |output| = "
                               f"{self.bound:.2f});  window: rows {i * s}..{i * s + 2}, columns {j * s}..{j * s + 2} "
                               "of the padded input")
-        self.value = value
 
 
 def convolution_explorer(image, kernel: str = "edges: vertical (Sobel x)", stride: int = 1, padding: int = 1,
