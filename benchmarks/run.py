@@ -258,6 +258,18 @@ def resnet_rows() -> list[str]:
             "test accuracy |", "|---|---:|---:|---|---:|---:|---:|---:|",
             f"| ResNet-{r['depth']}, width {r['width']} | {r['parameters']:,} | {r['epochs']} | {r['steps']} x "
             f"{r['batch']} | {r['threads']} | {r['train_minutes']:.1f} | {r['log'][-1]['val_accuracy']:.4f} | "
+            f"{r['test_accuracy']:.4f} |"] + checkpoint_rows()
+
+
+def checkpoint_rows() -> list[str]:
+    """The shipped course checkpoint's training log (data/pretrained/, made by `benchmarks/resnet.py --checkpoint`)."""
+    path = ROOT / "data" / "pretrained" / "resnet8-fashion-mnist.log.json"
+    if not path.exists():
+        return ["", "(no course checkpoint yet: run `.venv/bin/python benchmarks/resnet.py --checkpoint`)"]
+    r = json.loads(path.read_text())
+    return [f"| course checkpoint (`data/pretrained/`): ResNet-{r['depth']}, width {r['width']}, flips + shifts of up "
+            f"to {r['shift']} pixels; goal >= 94% | {r['parameters']:,} | {r['epochs']} | {r['steps']} x {r['batch']} | "
+            f"{r['threads']} | {r['train_minutes']:.1f} | {r['log'][-1]['val_accuracy']:.4f} | "
             f"{r['test_accuracy']:.4f} |"]
 
 

@@ -908,3 +908,257 @@ def check_loss_by_position(fn: Callable | None, model, ids: torch.Tensor) -> boo
         return _report(name, False, "the check wants nats (natural logarithm), as F.cross_entropy gives")
     return _report(name, False, "wrong values: use every whole block of ids, side by side and not overlapping "
                                 "(block i starts at i × block_size), and the loss of each prediction on its own")
+
+
+# notebook 09: convolutions --------------------------------------------------------------------------------------------
+
+def _receptive_field(layers) -> int:
+    size, jump = 1, 1  # jump: input pixels between neighbouring positions of the current layer
+    for k, s in layers:
+        size += (k - 1) * jump
+        jump *= s
+    return size
+
+
+def check_receptive_field(fn: Callable | None) -> bool | None:
+    """Exercise 09.1: ``fn(layers)`` -> how many input pixels wide the patch is that one output pixel of the stack sees.
+    ``layers``: a list of ``(kernel_size, stride)`` pairs, first layer first (convolutions and poolings alike).
+    Tried on random stacks, and compared with a measurement: which input pixels move a centre output's gradient."""
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    rng = random.Random(random.SystemRandom().randrange(1 << 30))
+    cases = [[(3, 1)], [(3, 1), (3, 1)], [(3, 1), (2, 2), (3, 1), (2, 2)]]
+    cases += [[(rng.choice([1, 2, 3, 5, 7]), rng.choice([1, 1, 2, 3])) for _ in range(rng.randint(2, 5))]
+              for _ in range(6)]
+    for layers in cases:
+        ok, got = _attempt(name, fn, [tuple(layer) for layer in layers])
+        if not ok:
+            return got
+        if got is None:
+            return _returned_none(name, fn)
+        expected = _receptive_field(layers)
+        if _int_answer(got) == expected:
+            continue
+        strides_ignored = 1 + sum(k - 1 for k, _ in layers)
+        if _int_answer(got) == strides_ignored and strides_ignored != expected:
+            return _report(name, False, f"{layers}: {got} is right only when every stride is 1. After a layer with "
+                                        "stride s, one step of the next layer moves s input pixels further")
+        return _report(name, False, f"{layers}: the patch is {expected} pixels wide, you said {got!r}. Start from "
+                                    "one output pixel and walk back to the input, one layer at a time")
+    print(f"{name}: section 3's network, (3, 1), (2, 2), (3, 1), (2, 2): one pixel of its last feature map sees a "
+          f"{_receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)])} x {_receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)])}"
+          " patch of the image")
+    return _report(name, True, "")
+
+
+def check_avg_pool2d(fn: Callable | None) -> bool | None:
+    """Exercise 09.2: ``fn(x, kernel_size)`` -> average pooling of ``x (B, C, H, W)`` over non-overlapping
+    ``kernel_size x kernel_size`` windows (stride = kernel size; leftover rows and columns dropped), compared with
+    ``F.avg_pool2d`` on random shapes, gradients included."""
+    import torch.nn.functional as F
+
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    for shape, k in [((2, 3, 8, 8), 2), ((1, 1, 9, 7), 3), ((2, 2, 5, 6), 2), ((1, 4, 6, 6), 1), ((3, 1, 4, 4), 4)]:
+        x = torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
+        ok, got = _attempt(name, fn, x, k)
+        if not ok:
+            return got
+        if got is None:
+            return _returned_none(name, fn)
+        expected = F.avg_pool2d(x, k)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            shape_got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return _report(name, False, f"x of shape {shape}, kernel {k}: the output must have shape "
+                                        f"{tuple(expected.shape)}, got {shape_got}. Leftover rows/columns are dropped")
+        if torch.allclose(got.detach().double(), F.max_pool2d(x, k).detach(), atol=1e-9) and k > 1:
+            return _report(name, False, "that is max pooling: average the window instead")
+        if not torch.allclose(got.detach().double(), expected.detach(), atol=1e-9):
+            return _report(name, False, f"wrong values for x of shape {shape}, kernel {k}: each output is the mean "
+                                        "of its own k x k window, windows side by side, not overlapping")
+        if not got.requires_grad:
+            return _report(name, False, "the values are right, but no gradient flows back to x: compute with torch "
+                                        "operations on x (no .detach(), .numpy() or .item())")
+        (grad,) = torch.autograd.grad(got.double().sum(), x)
+        (expected_grad,) = torch.autograd.grad(expected.sum(), x)
+        if not torch.allclose(grad, expected_grad, atol=1e-9):
+            return _report(name, False, "the values are right but the gradient is not")
+    return _report(name, True, "")
+
+
+_MYSTERY_KERNEL = torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])  # "emboss"
+
+
+def mystery_convolution(image: torch.Tensor) -> torch.Tensor:
+    """Exercise 09.3: ``image (H, W)`` convolved (padding 1) with a hidden 3 x 3 kernel; returns ``(H, W)``."""
+    from .cnn import conv2d
+
+    if not isinstance(image, torch.Tensor) or image.dim() != 2 or not image.is_floating_point():
+        raise ValueError("image must be a 2-D float tensor (H, W), e.g. a crop of data.photo('camera')")
+    with torch.no_grad():
+        return conv2d(image[None, None], _MYSTERY_KERNEL.to(image.dtype)[None, None], padding=1)[0, 0]
+
+
+def check_recovered_kernel(kernel) -> bool | None:
+    """Exercise 09.3 (experiment): the hidden kernel of :func:`mystery_convolution`, recovered from an image and its
+    output by gradient descent (or least squares); right to within 0.05 in every weight."""
+    name = "Exercise 3"
+    if kernel is None:
+        return _not_attempted(name)
+    got = _as_float64(kernel)
+    if got is None or got.numel() != 9:
+        return _report(name, False, "give the 3 x 3 kernel you learned, a tensor of 9 weights (e.g. shape (3, 3) "
+                                    "or (1, 1, 3, 3))")
+    got = got.reshape(3, 3)
+    error = (got - _MYSTERY_KERNEL.double()).abs().max().item()
+    if error <= 0.05:
+        print(f"{name}: every weight within {error:.4f} of the hidden kernel. Look at it: what does it do to an "
+              "edge? (It is called 'emboss'.)")
+        return _report(name, True, "")
+    if (got.flip(0, 1) - _MYSTERY_KERNEL.double()).abs().max().item() <= 0.05:
+        return _report(name, False, "your kernel is the hidden one turned by 180°: conv2d does not flip the kernel, "
+                                    "so learn it with conv2d itself (cross-correlation)")
+    return _report(name, False, f"some weight is {error:.2f} away from the hidden kernel. Did the loss reach ~0? "
+                                "If not, train longer or with a larger learning rate (the loss is a bowl with one "
+                                "bottom). If it did, learn from the noise image: on a smooth photo very different "
+                                "kernels give almost the same output")
+
+
+# notebook 10: ResNet and batch normalisation -------------------------------------------------------------------------
+
+def check_bottleneck_parameters(value) -> bool | None:
+    """Exercise 10.1: parameters of ResNet-50's bottleneck block at 256 channels: 1x1 256->64, 3x3 64->64,
+    1x1 64->256, convolutions without bias, each followed by batch norm (gamma and beta per channel)."""
+    name = "Exercise 1"
+    if value is None:
+        return _not_attempted(name)
+    weights = 256 * 64 + 64 * 64 * 9 + 64 * 256
+    norms = 2 * (64 + 64 + 256)
+    got = _int_answer(value)
+    if got == weights + norms:
+        two_3x3 = 2 * (256 * 256 * 9 + 2 * 256)
+        print(f"{name}: the bottleneck has {got:,} parameters; two 3x3 convolutions at 256 channels (a basic block) "
+              f"would have {two_3x3:,}, {two_3x3 / got:.0f}x more")
+        return _report(name, True, "")
+    if got == weights:
+        return _report(name, False, "the convolutions are right; each batch normalisation adds two learned numbers per "
+                                    "channel (the running mean and variance are statistics, not parameters)")
+    if got == weights + 2 * norms:
+        return _report(name, False, "the running mean and variance are buffers (statistics), not learned parameters")
+    if got == weights + norms + 64 + 64 + 256:
+        return _report(name, False, "these convolutions have no bias: batch normalisation's beta does that job")
+    return _report(name, False, "count each layer: a k x k convolution from C_in to C_out channels has "
+                                "C_in x C_out x k x k weights; then add the normalisations")
+
+
+def check_fold_batch_norm(fn: Callable | None) -> bool | None:
+    """Exercise 10.2: ``fn(conv, bn)`` -> one ``nn.Conv2d`` computing ``bn(conv(x))`` with ``bn`` in eval mode
+    (running statistics), leaving ``conv`` and ``bn`` unchanged. Tried on random layers in float64."""
+    from torch import nn
+
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    for bias, stride, padding in [(False, 1, 1), (True, 2, 0), (False, 1, 0)]:
+        conv = nn.Conv2d(3, 5, 3, stride, padding, bias=bias).double()
+        bn = nn.BatchNorm2d(5).double()
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, dtype=torch.float64, generator=g))
+            if bias:
+                conv.bias.copy_(torch.randn(5, dtype=torch.float64, generator=g))
+            bn.weight.copy_(torch.randn(5, dtype=torch.float64, generator=g))
+            bn.bias.copy_(torch.randn(5, dtype=torch.float64, generator=g))
+            bn.running_mean.copy_(torch.randn(5, dtype=torch.float64, generator=g))
+            bn.running_var.copy_(torch.rand(5, dtype=torch.float64, generator=g) + 0.5)
+        bn.eval()
+        x = torch.randn(2, 3, 8, 8, dtype=torch.float64, generator=g)
+        with torch.no_grad():
+            expected = bn(conv(x))
+        before = [t.detach().clone() for t in (*conv.parameters(), *bn.parameters(), *bn.buffers())]
+        ok, folded = _attempt(name, fn, conv, bn)
+        if not ok:
+            return folded
+        if folded is None:
+            return _returned_none(name, fn)
+        after = [t.detach() for t in (*conv.parameters(), *bn.parameters(), *bn.buffers())]
+        if any(not torch.equal(a, b) for a, b in zip(before, after)):
+            return _report(name, False, "you changed conv or bn: build a new nn.Conv2d (with a bias) and fill it")
+        if not isinstance(folded, nn.Conv2d):
+            return _report(name, False, f"return one nn.Conv2d, got {type(folded).__name__}")
+        try:
+            with torch.no_grad():
+                got = folded.double()(x)
+        except Exception as exc:  # a learner's layer may fail in any way; say how
+            return _report(name, False, f"your convolution raised {type(exc).__name__}: {exc}")
+        if got.shape != expected.shape:
+            return _report(name, False, f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)}: keep the "
+                                        "stride and padding of conv")
+        if not torch.allclose(got, expected, rtol=1e-5, atol=1e-5):  # a layer folded in float32 passes too
+            if folded.bias is None:
+                return _report(name, False, "the folded convolution needs a bias (bias=True): beta and the shift by the "
+                                            "running mean end up there")
+            return _report(name, False, "wrong values: in eval mode bn(u) = gamma * (u - mean) / sqrt(var + eps) + "
+                                        "beta, one scale and one shift per output channel; scale that channel's "
+                                        "weights, and fold the shift (and conv's own bias, if any) into the bias")
+    return _report(name, True, "")
+
+
+def _bn_layers(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def check_batch_norm_recalibration(fn: Callable | None, model, X_train, X_val, y_val) -> bool | None:
+    """Exercise 10.3 (experiment): ``fn(model, batches)`` re-estimates every batch-norm layer's running statistics
+    from ``batches`` (a list of image tensors) without changing a weight. The check breaks the statistics of a copy of
+    ``model``, hands it to ``fn`` with 40 batches of 250 training images, and measures the held-out accuracy."""
+    import copy
+
+    name = "Exercise 3"
+    if fn is None:
+        return _not_attempted(name)
+    if not callable(fn):
+        return _report(name, False, f"give the check your function recalibrate(model, batches), not a "
+                                    f"{type(fn).__name__}")
+    if not isinstance(model, torch.nn.Module) or not _bn_layers(model):
+        return _report(name, False, "pass the trained ResNet (a model with batch-norm layers) to the check")
+    from .train import eval_mode
+
+    def accuracy(m):
+        with torch.no_grad(), eval_mode(m):
+            return float(torch.cat([m(X_val[k : k + 1000]).argmax(1) for k in range(0, len(X_val), 1000)])
+                         .eq(y_val).double().mean())
+
+    reference = accuracy(model)
+    broken = copy.deepcopy(model)
+    for layer in _bn_layers(broken):  # statistics from some other data: mean 1, variance 4 everywhere
+        layer.running_mean.fill_(1.0)
+        layer.running_var.fill_(4.0)
+    broken_accuracy = accuracy(broken)
+    weights = [p.detach().clone() for p in broken.parameters()]
+    g = _fresh_generator()
+    order = torch.randperm(len(X_train), generator=g)[: 40 * 250]
+    batches = [X_train[order[k : k + 250]] for k in range(0, len(order), 250)]
+    code = getattr(fn, "__code__", None)
+    if code is not None and not code.co_names:  # the template's body uses no names: nothing done yet
+        return _not_attempted(name)
+    ok, result = _attempt(name, fn, broken, batches)  # it changes the model in place; what it returns is not used
+    if not ok:
+        return result
+    if any(not torch.equal(a, b.detach()) for a, b in zip(weights, broken.parameters())):
+        return _report(name, False, "a weight changed: no optimizer and no backward pass, only forward passes "
+                                    "(under torch.no_grad()) that let batch norm update its statistics")
+    fixed = accuracy(broken)
+    print(f"{name}: held-out accuracy with the trained statistics {reference:.2%}, with broken ones "
+          f"{broken_accuracy:.2%}, after your recalibration {fixed:.2%}")
+    if fixed >= reference - 0.01:
+        return _report(name, True, "")
+    if all(torch.equal(layer.running_mean, torch.ones_like(layer.running_mean)) for layer in _bn_layers(broken)):
+        return _report(name, False, "the running statistics did not move: batch norm updates them only in train "
+                                    "mode (model.train()), during a forward pass")
+    return _report(name, False, "the statistics moved but not far enough: with momentum 0.1 the old (broken) values "
+                                "linger. Reset them first (reset_running_stats()), and consider momentum=None, which "
+                                "makes the running values plain averages over all batches")

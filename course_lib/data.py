@@ -441,6 +441,30 @@ def fashion_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.copy()), torch.from_numpy(labels)
 
 
+PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "brick", "grass", "gravel")  # inside scikit-image's wheel
+
+
+def photo(name: str = "camera") -> torch.Tensor:
+    """A real photograph from scikit-image's bundled test images, as grey values ``float32 (H, W)`` in [0, 1].
+
+    ``camera`` (the cameraman, 512 x 512, grey) is the classic; colour photos are turned grey with the usual luminance
+    weights 0.299 R + 0.587 G + 0.114 B. The images ship inside the scikit-image package: nothing is downloaded.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be one of {', '.join(PHOTOS)}, got {type(name).__name__}")
+    if name not in PHOTOS:
+        raise ValueError(f"unknown photo {name!r}: choose one of {', '.join(PHOTOS)}")
+    try:
+        import skimage.data
+    except ImportError:
+        raise DataError("the photos come with scikit-image, which is not installed.\n"
+                        f"Fix: run `{SETUP_COMMAND}` (or `pip install scikit-image`).") from None
+    image = np.asarray(getattr(skimage.data, name)(), dtype=np.float32) / 255  # (H, W) or (H, W, 3)
+    if image.ndim == 3:
+        image = image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(image))
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Toy sequence tasks (deterministic for a given seed)
 # ----------------------------------------------------------------------------------------------------------------------

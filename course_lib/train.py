@@ -415,7 +415,7 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Batch], loss_fn: Callable
 class LiveCurve:
     """A loss (and metric) curve redrawn in place in a notebook: one Agg figure, one display handle, updated lines."""
 
-    def __init__(self, metric_name: str | None):
+    def __init__(self, metric_name: str | None, title: str | None = None):
         from IPython.display import Image, display
 
         self.fig = Figure(figsize=(8, 3) if metric_name else (5, 3), dpi=80)
@@ -432,6 +432,8 @@ class LiveCurve:
             (self.metric_line,) = self.ax_metric.plot([], [], "o-", ms=3, color="C2")
             self.ax_metric.set_xlabel("step")
             self.ax_metric.set_ylabel(f"held-out {metric_name}")
+        if title:
+            self.fig.suptitle(title, fontsize=10)
         self.fig.tight_layout()
         self.handle = display(Image(data=self.png()), display_id=True)
         self._image = Image
@@ -541,7 +543,8 @@ def fit(model: torch.nn.Module, train_batches, loss_fn: Callable, optimizer: tor
     eval_every = eval_every or max(1, steps // 10)
     max_norm = float(clip_grad_norm) if clip_grad_norm is not None else math.inf
     history = History()
-    curve = LiveCurve(metric_name if metric else None) if (live and eval_batches is not None and _in_notebook()) else None
+    title = None if desc == "training" else desc  # fit's default desc names nothing
+    curve = LiveCurve(metric_name if metric else None, title) if (live and eval_batches is not None and _in_notebook()) else None
     batches = _batches_forever(train_batches, steps)
     modes = _modes(model)
     model.train()

@@ -66,6 +66,24 @@ CASES = [
          match=r"\(B, 16, H, W\).*\(1, 8, 10, 10\)"),
     Case("InceptionBlock: a branch of 0 channels", lambda: resnet.InceptionBlock(16, 0, 4, 8, 2, 4, 4), raises=ValueError,
          match=r"c1 must be an integer >= 1"),
+    # batch_norm and the norm flag
+    Case("batch_norm: one (C, H, W) image", lambda: resnet.batch_norm(X[0], *[torch.ones(3)] * 4, training=True),
+         raises=ValueError, match=r"x must have shape \(B, C, H, W\), got \(3, 8, 8\)"),
+    Case("batch_norm: gamma for the wrong number of channels",
+         lambda: resnet.batch_norm(X, torch.ones(4), *[torch.ones(3)] * 3, training=False), raises=ValueError,
+         match=r"gamma must have shape \(3,\).*got \(4,\)"),
+    Case("batch_norm: running_var missing", lambda: resnet.batch_norm(X, *[torch.ones(3)] * 3, None, training=False),
+         raises=ValueError, match=r"running_var must have shape \(3,\).*NoneType"),
+    Case("batch_norm: one value per channel in training mode",
+         lambda: resnet.batch_norm(X[:1, :, :1, :1], *[torch.ones(3)] * 4, training=True), raises=ValueError,
+         match=r"more than one value per channel.*larger batch, or eval mode"),
+    Case("batch_norm: one 1x1 image in eval mode",
+         lambda: resnet.batch_norm(X[:1, :, :1, :1], torch.ones(3), torch.zeros(3), torch.zeros(3), torch.ones(3),
+                                   training=False),
+         returns=lambda y: torch.allclose(y, X[:1, :, :1, :1] / (1 + 1e-5) ** 0.5)),
+    Case("ResNet: norm='no'", lambda: resnet.ResNet(8, 4, norm="no"), raises=TypeError,
+         match=r"norm must be True or False, got str"),
+    Case("BasicBlock: norm=0", lambda: resnet.BasicBlock(4, 4, norm=0), raises=TypeError, match=r"norm must be True or False"),
 ]
 
 

@@ -39,6 +39,9 @@ def _eval_ok(batches):
 
 
 CASES = [
+    Case("photo: unknown name", lambda: data.photo("lena"), raises=ValueError, match=r"unknown photo 'lena'.*camera"),
+    Case("photo: a number", lambda: data.photo(3), raises=TypeError, match=r"name must be one of camera.*int"),
+    Case("photo: a colour photo turns grey", lambda: data.photo("coffee"), returns=lambda y: y.shape == (400, 600)),
     # ---------------- language-model batches ----------------
     Case("lm_stream_batches block_size=-8", lambda: data.lm_stream_batches(VAL_IDS, 4, -8),
          raises=ValueError, match=r"block_size must be >= 1, got -8", timeout=2),

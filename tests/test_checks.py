@@ -3,6 +3,7 @@ answer that only fits one input, is quiet about an unattempted one, and never cr
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -570,3 +571,186 @@ def test_check_loss_by_position_right_wrong_and_fitted(capsys):
     assert "mean over all positions" in capsys.readouterr().out
     assert checks.check_loss_by_position(lambda *a: right(*a) + 0.1, model, ids) is False
     assert checks.check_loss_by_position(lambda *a: right(*a)[:4], model, ids) is False
+
+
+# notebook 09 -----------------------------------------------------------------------------------------------------------
+
+def _receptive(layers):
+    size, jump = 1, 1
+    for k, s in layers:
+        size, jump = size + (k - 1) * jump, jump * s
+    return size
+
+
+def _measured_receptive_field(layers):
+    """Independent of the formula: which input pixels move the gradient of one output pixel of a real stack."""
+    n = 200
+    x = torch.zeros(1, 1, 1, n, dtype=torch.float64, requires_grad=True)
+    y = x
+    for k, s in layers:
+        y = torch.nn.functional.conv2d(y, torch.ones(1, 1, 1, k, dtype=torch.float64), stride=(1, s))
+    y[0, 0, 0, y.shape[-1] // 2].backward()
+    return int((x.grad != 0).sum())
+
+
+def test_receptive_field_reference_agrees_with_a_measurement():
+    for layers in ([(3, 1)], [(3, 1), (3, 1)], [(3, 1), (2, 2), (3, 1), (2, 2)], [(7, 2), (3, 2), (5, 1), (1, 3)]):
+        assert checks._receptive_field(layers) == _measured_receptive_field(layers)
+
+
+def test_check_receptive_field_right_wrong_and_fitted(capsys):
+    assert checks.check_receptive_field(_receptive) is True
+    assert "10 x 10" in capsys.readouterr().out
+    assert checks.check_receptive_field(None) is None
+    assert checks.check_receptive_field(lambda layers: None) is None
+    assert checks.check_receptive_field(lambda layers: 1 + sum(k - 1 for k, _ in layers)) is False
+    assert "stride" in capsys.readouterr().out
+    assert checks.check_receptive_field(lambda layers: 10) is False  # fits one example only
+    assert checks.check_receptive_field(lambda: 3) is False
+    assert "TypeError" in capsys.readouterr().out
+
+
+def test_check_avg_pool2d_right_wrong_and_fitted(capsys):
+    def avg(x, k):
+        return x.unfold(2, k, k).unfold(3, k, k).mean(dim=(-2, -1))
+
+    assert checks.check_avg_pool2d(avg) is True
+    assert checks.check_avg_pool2d(None) is None
+    assert checks.check_avg_pool2d(lambda x, k: None) is None
+    capsys.readouterr()
+    assert checks.check_avg_pool2d(lambda x, k: x.unfold(2, k, k).unfold(3, k, k).amax(dim=(-2, -1))) is False
+    assert "max pooling" in capsys.readouterr().out
+    assert checks.check_avg_pool2d(lambda x, k: avg(x, k).detach()) is False
+    assert "no gradient" in capsys.readouterr().out
+    assert checks.check_avg_pool2d(lambda x, k: torch.nn.functional.avg_pool2d(x, k, stride=1)) is False  # overlapping
+    assert checks.check_avg_pool2d(lambda x, k: avg(x, k) * 1.01) is False
+    assert checks.check_avg_pool2d(lambda x, k: "pooled") is False
+
+
+def test_check_recovered_kernel_accepts_a_learned_kernel_and_names_a_flipped_one(capsys):
+    photo = torch.rand(32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    target = checks.mystery_convolution(photo)
+    windows = torch.nn.functional.pad(photo, (1, 1, 1, 1)).unfold(0, 3, 1).unfold(1, 3, 1).reshape(-1, 9)
+    solved = torch.linalg.lstsq(windows, target.reshape(-1, 1)).solution.reshape(3, 3)  # im2col, then least squares
+    assert checks.check_recovered_kernel(solved) is True
+    assert checks.check_recovered_kernel(solved[None, None].float()) is True
+    assert checks.check_recovered_kernel(None) is None
+    capsys.readouterr()
+    assert checks.check_recovered_kernel(solved.flip(0, 1)) is False
+    assert "180" in capsys.readouterr().out
+    assert checks.check_recovered_kernel(torch.zeros(3, 3)) is False
+    assert checks.check_recovered_kernel(torch.zeros(5, 5)) is False
+    assert checks.check_recovered_kernel("emboss") is False
+    with pytest.raises(ValueError, match="2-D float tensor"):
+        checks.mystery_convolution(photo[None])
+
+
+# notebook 10 -----------------------------------------------------------------------------------------------------------
+
+def test_check_bottleneck_parameters_right_and_named_mistakes(capsys):
+    assert checks.check_bottleneck_parameters(70_400) is True
+    assert checks.check_bottleneck_parameters(70_400.0) is True
+    assert checks.check_bottleneck_parameters(None) is None
+    capsys.readouterr()
+    assert checks.check_bottleneck_parameters(69_632) is False
+    assert "two learned numbers per channel" in capsys.readouterr().out
+    assert checks.check_bottleneck_parameters(71_168) is False
+    assert "buffers" in capsys.readouterr().out
+    assert checks.check_bottleneck_parameters(70_784) is False
+    assert "no bias" in capsys.readouterr().out
+    for wrong in (1_180_672, "seventy thousand", True, 70_400.5):
+        assert checks.check_bottleneck_parameters(wrong) is False
+
+
+def _fold(conv, bn):
+    s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding).to(
+        conv.weight.dtype)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * s.view(-1, 1, 1, 1))
+        folded.bias.copy_(s * (b - bn.running_mean) + bn.bias)
+    return folded
+
+
+def test_check_fold_batch_norm_right_wrong_and_fitted(capsys):
+    assert checks.check_fold_batch_norm(_fold) is True
+    assert checks.check_fold_batch_norm(None) is None
+    assert checks.check_fold_batch_norm(lambda conv, bn: None) is None
+    capsys.readouterr()
+
+    def in_place(conv, bn):
+        with torch.no_grad():
+            conv.weight.mul_(2)
+        return conv
+
+    assert checks.check_fold_batch_norm(in_place) is False
+    assert "you changed conv or bn" in capsys.readouterr().out
+
+    def forgot_conv_bias(conv, bn):
+        folded = _fold(nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                                 bias=False).double(), bn)
+        with torch.no_grad():
+            folded.weight.copy_(conv.weight * (bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(-1, 1, 1, 1))
+        return folded
+
+    assert checks.check_fold_batch_norm(forgot_conv_bias) is False  # the second case has a bias in conv
+    assert checks.check_fold_batch_norm(lambda conv, bn: conv) is False
+    assert checks.check_fold_batch_norm(lambda conv, bn: nn.Sequential(conv, bn)) is False
+    assert "one nn.Conv2d" in capsys.readouterr().out
+
+
+def test_check_batch_norm_recalibration_right_wrong_and_not_attempted(capsys):
+    from course_lib import resnet
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(12_000, 1, 28, 28, generator=g)
+    y = (X[:, 0, 10:18, 10:18].mean((1, 2)) > 0).long() + 2 * (X[:, 0, :, :14].mean((1, 2)) > 0).long()
+    torch.manual_seed(0)
+    model = resnet.ResNet(8, 4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for k in range(0, 10_000, 100):  # a little training, so that the statistics matter
+        loss = torch.nn.functional.cross_entropy(model(X[k : k + 100]), y[k : k + 100])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    X_train, X_val, y_val = X[:10_000], X[10_000:], y[10_000:]
+
+    def recalibrate(m, batches):
+        for layer in m.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.reset_running_stats()
+                layer.momentum = None
+        m.train()
+        with torch.no_grad():
+            for x in batches:
+                m(x)
+        m.eval()
+
+    def template(m, batches):
+        pass
+
+    def in_eval_mode(m, batches):
+        m.eval()
+        with torch.no_grad():
+            for x in batches:
+                m(x)
+
+    def learns(m, batches):
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        for x in batches[:2]:
+            m(x).sum().backward()
+            opt.step()
+
+    assert checks.check_batch_norm_recalibration(recalibrate, model, X_train, X_val, y_val) is True
+    assert checks.check_batch_norm_recalibration(template, model, X_train, X_val, y_val) is None
+    assert checks.check_batch_norm_recalibration(None, model, X_train, X_val, y_val) is None
+    capsys.readouterr()
+    assert checks.check_batch_norm_recalibration(in_eval_mode, model, X_train, X_val, y_val) is False
+    assert "only in train" in capsys.readouterr().out
+    assert checks.check_batch_norm_recalibration(learns, model, X_train, X_val, y_val) is False
+    assert "a weight changed" in capsys.readouterr().out
+    assert checks.check_batch_norm_recalibration(recalibrate, nn.Linear(3, 3), X_train, X_val, y_val) is False
+    assert checks.check_batch_norm_recalibration("recalibrate", model, X_train, X_val, y_val) is False
+    assert all(isinstance(m, nn.BatchNorm2d) and m.momentum == 0.1 for m in model.modules()
+               if isinstance(m, nn.BatchNorm2d))  # the check works on a copy

@@ -2,6 +2,7 @@
 import gzip
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,3 +159,33 @@ def test_lm_stream_batches_continue_each_stream():
     assert x.shape == (4, 10)
     with pytest.raises(ValueError, match="too few"):  # checked at the call, not at the first next()
         data.lm_stream_batches(tokens[:20], 4, 10)
+
+
+@pytest.mark.parametrize("name", data.PHOTOS)
+def test_photos_are_grey_float_images_in_0_1(name):
+    image = data.photo(name)
+    assert image.dtype == torch.float32 and image.dim() == 2 and min(image.shape) >= 256
+    assert 0 <= image.min() < 0.3 and 0.7 < image.max() <= 1 and image.std() > 0.05  # a real photo, not blank
+
+
+def test_camera_is_the_512_pixel_cameraman_and_colour_photos_turn_grey():
+    import skimage.data
+
+    assert torch.equal(data.photo("camera"), torch.from_numpy(skimage.data.camera()).float() / 255)
+    rgb = skimage.data.astronaut()[..., :3].astype(np.float32) / 255
+    assert np.allclose(data.photo("astronaut").numpy(), rgb @ np.array([0.299, 0.587, 0.114]), atol=1e-6)
+
+
+def test_photo_without_scikit_image_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_skimage(name, *args, **kwargs):
+        if name.startswith("skimage"):
+            raise ImportError("no skimage")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_skimage)
+    with pytest.raises(data.DataError, match=r"(?s)scikit-image.*python3 course.py setup"):
+        data.photo("camera")

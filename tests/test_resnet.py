@@ -52,3 +52,54 @@ def test_bad_input_is_refused_clearly():
         resnet.InceptionBlock(192, 64, 96, 128, 16, 32, 32)(torch.randn(1, 3, 28, 28))
     with pytest.raises(ValueError, match="stride must be 1 or 2"):
         resnet.BasicBlock(4, 8, stride=3)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_equals_torch_outputs_gradients_and_running_statistics(training):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 4, 5, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    gamma = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
+    beta = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
+    ours_stats = [torch.randn(4, dtype=torch.float64, generator=g), torch.rand(4, dtype=torch.float64, generator=g) + .5]
+    ref_stats = [t.clone() for t in ours_stats]
+    ours = resnet.batch_norm(x, gamma, beta, *ours_stats, training=training, momentum=0.3)
+    ref = torch.nn.functional.batch_norm(x, *ref_stats, gamma, beta, training=training, momentum=0.3)
+    assert (ours - ref).abs().max() <= 1e-6
+    upstream = torch.randn(ref.shape, dtype=torch.float64, generator=g)
+    for a, b in zip(torch.autograd.grad((ours * upstream).sum(), (x, gamma, beta)),
+                    torch.autograd.grad((ref * upstream).sum(), (x, gamma, beta))):
+        assert (a - b).abs().max() <= 1e-6
+    for a, b in zip(ours_stats, ref_stats):
+        assert (a - b).abs().max() <= 1e-12
+    if not training:  # eval mode leaves the running statistics alone
+        assert torch.equal(ours_stats[0], ref_stats[0])
+
+
+def test_batch_norm_gradcheck_in_training_mode():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(3, 2, 3, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    gamma = torch.randn(2, dtype=torch.float64, generator=g, requires_grad=True)
+    beta = torch.randn(2, dtype=torch.float64, generator=g, requires_grad=True)
+    stats = [torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)]
+    assert torch.autograd.gradcheck(lambda a, b, c: resnet.batch_norm(a, b, c, *stats, training=True), (x, gamma, beta))
+
+
+def test_batch_norm_matches_the_module_inside_a_resnet():
+    net = resnet.ResNet(8, 4).double()
+    bn = net.stem[0][1]
+    x = torch.randn(5, 4, 6, 6, dtype=torch.float64)
+    stats = [bn.running_mean.clone(), bn.running_var.clone()]
+    ours = resnet.batch_norm(x, bn.weight, bn.bias, *stats, training=True, momentum=bn.momentum, eps=bn.eps)
+    assert torch.allclose(ours, bn(x), atol=1e-12)
+    assert torch.allclose(stats[0], bn.running_mean) and torch.allclose(stats[1], bn.running_var)
+
+
+def test_norm_false_removes_every_batch_norm_and_gives_convolutions_biases():
+    net = resnet.ResNet(8, 16, norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert all(m.bias is not None for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    bns = 2 * 16 + 2 * (2 * 16) + 2 * (2 * 32) + 2 * (2 * 64) + 2 * 32 + 2 * 64  # every BN's gamma and beta
+    biases = 16 + 2 * 16 + 2 * 32 + 2 * 64 + 32 + 64  # one bias per output channel of every convolution
+    assert resnet.count_parameters(net) == 77_754 - bns + biases
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert resnet.count_parameters(resnet.PlainNet(8, 16, norm=False)) == 75_002 - (bns - 2 * 32 - 2 * 64) + (biases - 32 - 64)
