@@ -140,7 +140,8 @@ def _check_ids(name: str, ids, shape: tuple[int, int] | None, high: int) -> None
 
 
 class BertEncoder(nn.Module):
-    """``transformers``' ``BertModel`` without its pooler: embeddings, then post-LN GELU encoder layers.
+    """``transformers``' ``BertModel`` without its pooler: embeddings, then post-LN GELU encoder layers
+    (``norm_first=True``: pre-LN layers and a final LayerNorm, which train more easily from scratch).
 
     ``forward(input_ids (B, T), attention_mask=None, token_type_ids=None)`` -> ``(last_hidden_state (B, T, d_model),
     attentions)``, a list of one ``(B, heads, T, T)`` tensor per layer. ``attention_mask`` (B, T): 1 = real token,
@@ -149,7 +150,8 @@ class BertEncoder(nn.Module):
     """
 
     def __init__(self, vocab_size: int, d_model: int = 128, n_layers: int = 2, n_heads: int = 2,
-                 d_ff: int | None = None, max_len: int = 512, type_vocab_size: int = 2, layer_norm_eps: float = 1e-12):
+                 d_ff: int | None = None, max_len: int = 512, type_vocab_size: int = 2, layer_norm_eps: float = 1e-12,
+                 norm_first: bool = False):
         super().__init__()
         self.vocab_size, self.d_model, self.max_len = vocab_size, d_model, max_len
         self.tok_emb = nn.Embedding(vocab_size, d_model)  # E_tok (V, d_model)
@@ -157,8 +159,10 @@ class BertEncoder(nn.Module):
         self.seg_emb = nn.Embedding(type_vocab_size, d_model)  # E_seg (2, d_model)
         self.emb_norm = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, n_heads, d_ff or 4 * d_model, norm_first=False, activation="gelu",
+            TransformerEncoderLayer(d_model, n_heads, d_ff or 4 * d_model, norm_first=norm_first, activation="gelu",
                                     layer_norm_eps=layer_norm_eps) for _ in range(n_layers))
+        # pre-LN (norm_first=True, as GPT-2; easier to train from scratch) ends with one more LayerNorm
+        self.final_norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -184,6 +188,8 @@ class BertEncoder(nn.Module):
         for layer in self.layers:
             x, weights = layer(x, key_padding_mask=padding)  # (B, T, d_model), (B, heads, T, T)
             attentions.append(weights)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
         return x, attentions
 
     @classmethod
@@ -223,10 +229,10 @@ class BertForPreTraining(nn.Module):
     """
 
     def __init__(self, vocab_size: int, d_model: int = 128, n_layers: int = 2, n_heads: int = 2,
-                 d_ff: int | None = None, max_len: int = 512, layer_norm_eps: float = 1e-12):
+                 d_ff: int | None = None, max_len: int = 512, layer_norm_eps: float = 1e-12, norm_first: bool = False):
         super().__init__()
         self.encoder = BertEncoder(vocab_size, d_model, n_layers, n_heads, d_ff, max_len,
-                                   layer_norm_eps=layer_norm_eps)
+                                   layer_norm_eps=layer_norm_eps, norm_first=norm_first)
         self.mlm_transform = nn.Linear(d_model, d_model)  # W_t, b_t
         self.mlm_norm = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.mlm_bias = nn.Parameter(torch.zeros(vocab_size))  # b; the weight is encoder.tok_emb.weight

@@ -134,3 +134,17 @@ def test_wordpiece_tokenizer_trains_caches_and_retrains_when_damaged(tmp_path):
     path.write_text(cached.replace('"[MASK]"', '"[MASQUE]"'))  # damaged: the checksum no longer matches
     again = bert.wordpiece_tokenizer(1000, folder=tmp_path)
     assert again.token_to_id("[MASK]") == 4 and path.read_text() == cached  # retrained, the same vocabulary
+
+
+def test_pre_ln_encoder_ends_with_a_layer_norm_and_equals_its_layers():
+    torch.manual_seed(0)
+    enc = bert.BertEncoder(vocab_size=40, d_model=16, n_layers=2, n_heads=2, max_len=8, norm_first=True).double()
+    assert all(layer.norm_first for layer in enc.layers) and enc.final_norm is not None
+    ids = torch.randint(5, 40, (2, 8))
+    with torch.no_grad():
+        out, _ = enc(ids)
+        x = enc.emb_norm(enc.tok_emb(ids) + enc.pos_emb(torch.arange(8)) + enc.seg_emb(torch.zeros_like(ids)))
+        for layer in enc.layers:
+            x = layer.to_torch()(x)  # PyTorch's own pre-LN layer with the same weights
+    assert (out - enc.final_norm(x)).abs().max() < 1e-12
+    assert bert.BertEncoder(40, 16, 1, 2).final_norm is None  # BERT's post-LN has none

@@ -60,13 +60,22 @@ WIDGETS = {
         ("sampling-explorer", [("slider", 4, 5), ("toggle", 0, "model's own p"), ("slider", 1, 1)]),
         ("gpt-attention-explorer", [("slider", 0, 3), ("text", 0, "Duke Orsino: Duke Orsino: Duke Orsino")]),
     ],
+    "notebooks/09-cnn.ipynb": [
+        # convolution explorer sliders: 0 position, 1 stride, 2 padding
+        ("convolution-explorer", [("slider", 0, 3), ("dropdown", 0, "blur (box)"), ("slider", 1, 1), ("slider", 2, 1)]),
+        # feature-map explorer sliders: 0 image, 1 first channel
+        ("cnn-feature-maps", [("slider", 0, 2), ("dropdown", 0, "max-pool 2 (64 x 7 x 7)"), ("slider", 1, 3)]),
+    ],
+    "notebooks/10-resnet.ipynb": [
+        ("resnet-feature-maps", [("slider", 0, 2), ("dropdown", 0, "stage 2 (64 x 14 x 14)"), ("slider", 1, 2)]),
+    ],
 }
 
 # README pictures taken from the notebooks' stored full-mode outputs (trained models) by
 # docs/screenshots/from_notebooks.py, not from this test's fast-mode run
 FROM_TRAINED_MODELS = {"lstm-gate-explorer", "gru-gate-explorer", "attention-explorer",
                        "transformer-attention-explorer", "transformer-encoder-explorer", "sampling-explorer",
-                       "gpt-attention-explorer"}
+                       "gpt-attention-explorer", "convolution-explorer", "resnet-feature-maps"}
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).
 CONSOLE_ALLOWLIST = (
@@ -99,6 +108,11 @@ def lab_url(tmp_path_factory):
     # no "Jupyter news" pop-up and no update check: offline they only produce noise
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                           "checkForUpdates": False}))
+    # never save: the test runs the course's own notebooks in fast mode, and Lab's autosave (every 2 minutes by
+    # default) would write those fast-mode outputs over the stored full-mode ones
+    docmanager = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
+    docmanager.mkdir(parents=True)
+    (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     port = _free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "ws"),
            "COURSE_FAST": "1", "COURSE_OFFLINE": "1", "TQDM_DISABLE": "1",
@@ -223,6 +237,7 @@ def check_console(errors: list[str], where: str) -> None:
 
 @pytest.mark.parametrize("notebook", list(WIDGETS))
 def test_widgets_answer_in_a_real_browser(browser, lab_url, notebook):
+    stored = (ROOT / notebook).read_bytes()  # the committed full-mode outputs, which this fast-mode run must not touch
     page, errors, seconds = run_notebook_in_lab(browser, lab_url, notebook)
     try:
         boxes = page.locator(".widget-vbox:has(> .widget-image)")
@@ -238,6 +253,7 @@ def test_widgets_answer_in_a_real_browser(browser, lab_url, notebook):
         check_console(errors, notebook)
     finally:
         page.close()
+    assert (ROOT / notebook).read_bytes() == stored, f"{notebook} was saved by Lab during the test (autosave?)"
     print(f"{notebook}: ran and operated in {seconds:.1f} s")
 
 

@@ -103,3 +103,24 @@ def test_norm_false_removes_every_batch_norm_and_gives_convolutions_biases():
     assert resnet.count_parameters(net) == 77_754 - bns + biases
     assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     assert resnet.count_parameters(resnet.PlainNet(8, 16, norm=False)) == 75_002 - (bns - 2 * 32 - 2 * 64) + (biases - 32 - 64)
+
+
+def test_the_shipped_checkpoint_loads_and_a_damaged_copy_is_refused(tmp_path):
+    import json
+    import shutil
+
+    from course_lib import checkpoint, data
+
+    path = data.DATA_DIR / "pretrained" / "resnet8-fashion-mnist.safetensors"
+    assert path.stat().st_size <= 20 * 2**20  # the limit for a shipped checkpoint
+    log = json.loads(path.with_name("resnet8-fashion-mnist.log.json").read_text())
+    model = checkpoint.load(resnet.ResNet(log["depth"], log["width"]), path)
+    assert resnet.count_parameters(model) == log["parameters"]
+    damaged = tmp_path / path.name
+    shutil.copy(path, damaged)
+    shutil.copy(str(path) + ".sha256", str(damaged) + ".sha256")
+    raw = bytearray(damaged.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(checkpoint.CheckpointError, match="damaged"):
+        checkpoint.load(resnet.ResNet(8, 32), damaged)

@@ -19,7 +19,9 @@ PICTURES = [("03-lstm", "explorer", "lstm-gate-explorer.png"),
             ("06-transformer", "explorer", "transformer-attention-explorer.png"),
             ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png"),
             ("07-gpt", "sampler", "sampling-explorer.png"),
-            ("07-gpt", "explorer", "gpt-attention-explorer.png")]
+            ("07-gpt", "explorer", "gpt-attention-explorer.png"),
+            ("09-cnn", "explorer", "convolution-explorer.png"),
+            ("10-resnet", "maps_explorer", "resnet-feature-maps.png")]
 
 
 def stored_png(notebook: str, variable: str) -> bytes:
