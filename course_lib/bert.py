@@ -139,6 +139,18 @@ def _check_ids(name: str, ids, shape: tuple[int, int] | None, high: int) -> None
         raise ValueError(f"{name} must lie in 0 .. {high - 1}, got values {int(ids.min())} .. {int(ids.max())}")
 
 
+def _init_weights(module: nn.Module) -> None:
+    """BERT's initialisation: every weight matrix and embedding N(0, 0.02^2), biases 0, LayerNorms 1 and 0. (PyTorch's
+    default N(0, 1) embeddings would make the tied output layer's logits about sqrt(d_model) times too large.)"""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 class BertEncoder(nn.Module):
     """``transformers``' ``BertModel`` without its pooler: embeddings, then post-LN GELU encoder layers
     (``norm_first=True``: pre-LN layers and a final LayerNorm, which train more easily from scratch).
@@ -163,9 +175,11 @@ class BertEncoder(nn.Module):
                                     layer_norm_eps=layer_norm_eps) for _ in range(n_layers))
         # pre-LN (norm_first=True, as GPT-2; easier to train from scratch) ends with one more LayerNorm
         self.final_norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm_first else None
+        self.apply(_init_weights)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+                token_type_ids: torch.Tensor | None = None,
+                output_attentions: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
         _check_ids("input_ids", input_ids, None, self.vocab_size)
         B, T = input_ids.shape
         if T > self.max_len:
@@ -185,9 +199,10 @@ class BertEncoder(nn.Module):
         positions = torch.arange(T, device=input_ids.device)
         x = self.emb_norm(self.tok_emb(input_ids) + self.pos_emb(positions) + self.seg_emb(token_type_ids))
         attentions = []
-        for layer in self.layers:
-            x, weights = layer(x, key_padding_mask=padding)  # (B, T, d_model), (B, heads, T, T)
-            attentions.append(weights)
+        for layer in self.layers:  # output_attentions=False (training): fused attention, no weights kept
+            x, weights = layer(x, key_padding_mask=padding, need_weights=output_attentions)  # (B, T, d), (B, h, T, T)
+            if output_attentions:
+                attentions.append(weights)
         if self.final_norm is not None:
             x = self.final_norm(x)
         return x, attentions
@@ -238,14 +253,21 @@ class BertForPreTraining(nn.Module):
         self.mlm_bias = nn.Parameter(torch.zeros(vocab_size))  # b; the weight is encoder.tok_emb.weight
         self.pooler = nn.Linear(d_model, d_model)  # W_p, b_p on [CLS]
         self.nsp = nn.Linear(d_model, 2)
+        self.apply(_init_weights)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None):
-        h, attentions = self.encoder(input_ids, attention_mask, token_type_ids)  # (B, T, d_model)
-        t = self.mlm_norm(F.gelu(self.mlm_transform(h)))
-        mlm_logits = t @ self.encoder.tok_emb.weight.T + self.mlm_bias  # (B, T, V), tied to the embedding
+                token_type_ids: torch.Tensor | None = None, output_attentions: bool = True):
+        h, attentions = self.encoder(input_ids, attention_mask, token_type_ids, output_attentions)  # (B, T, d_model)
+        mlm_logits = self.mlm_head(h)  # (B, T, V)
         nsp_logits = self.nsp(torch.tanh(self.pooler(h[:, 0])))  # (B, 2) from [CLS]
         return mlm_logits, nsp_logits, attentions
+
+    def mlm_head(self, h: torch.Tensor) -> torch.Tensor:
+        """Masked-LM logits ``(..., V)`` from hidden states ``(..., d_model)``. Training computes it at the selected
+        positions only (``model.mlm_head(h[labels != -100])``): most positions need no prediction, and the output
+        layer, V wide, is the costliest step."""
+        t = self.mlm_norm(F.gelu(self.mlm_transform(h)))
+        return t @ self.encoder.tok_emb.weight.T + self.mlm_bias  # tied to the token embedding
 
 
 def mlm_loss(mlm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -302,7 +302,9 @@ class TransformerEncoderLayer(nn.Module):
         return self.linear2(hidden)  # (B, T, d_model)
 
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None,
-                attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                attn_mask: torch.Tensor | None = None, need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``need_weights=False`` (training) skips storing the attention weights and returns ``(out, None)``: the heads
+        then run on PyTorch's fused attention (see ``attention.MultiHeadAttention``)."""
         _check_sequence("x", x, self.d_model, self.linear1.weight)
         B, T, _ = x.shape
         _check_padding("key_padding_mask", key_padding_mask, B, T)
@@ -312,11 +314,13 @@ class TransformerEncoderLayer(nn.Module):
         _check_rows("attn_mask", attn_mask, "key_padding_mask", key_padding_mask, (B, self.nhead, T, T))
         if self.norm_first:
             h = self.norm1(x)
-            attended, weights = self.self_attn(h, h, h, key_padding_mask=key_padding_mask, attn_mask=attn_mask)
+            attended, weights = self.self_attn(h, h, h, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                                               need_weights=need_weights)
             x = x + attended
             x = x + self.feed_forward(self.norm2(x))
         else:
-            attended, weights = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask)
+            attended, weights = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                                               need_weights=need_weights)
             x = self.norm1(x + attended)
             x = self.norm2(x + self.feed_forward(x))
         return x, weights  # (B, T, d_model), (B, nhead, T, T)

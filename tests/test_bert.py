@@ -148,3 +148,32 @@ def test_pre_ln_encoder_ends_with_a_layer_norm_and_equals_its_layers():
             x = layer.to_torch()(x)  # PyTorch's own pre-LN layer with the same weights
     assert (out - enc.final_norm(x)).abs().max() < 1e-12
     assert bert.BertEncoder(40, 16, 1, 2).final_norm is None  # BERT's post-LN has none
+
+
+def test_training_path_without_attention_weights_gives_the_same_outputs():
+    torch.manual_seed(0)
+    model = bert.BertForPreTraining(vocab_size=60, d_model=16, n_layers=2, n_heads=2, max_len=10).double()
+    ids = torch.randint(5, 60, (3, 10))
+    mask = torch.ones_like(ids)
+    mask[0, 7:] = 0
+    with torch.no_grad():
+        with_weights, _, attentions = model(ids, attention_mask=mask)
+        fused, _, none = model(ids, attention_mask=mask, output_attentions=False)
+    assert len(attentions) == 2 and none == []
+    assert (with_weights - fused).abs().max() < 1e-10
+    start_loss = torch.nn.functional.cross_entropy(with_weights.flatten(0, 1), ids.flatten())
+    assert abs(start_loss.item() - torch.log(torch.tensor(60.0)).item()) < 0.5  # BERT's small init: about ln V
+
+
+def test_mlm_head_at_the_selected_positions_equals_the_full_logits_there():
+    torch.manual_seed(0)
+    model = bert.BertForPreTraining(vocab_size=50, d_model=16, n_layers=1, n_heads=2, max_len=10).double()
+    ids = torch.randint(5, 50, (4, 10))
+    inputs, labels = bert.mask_tokens(ids, 50, rate=0.3, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full = model(inputs)[0]  # (4, 10, 50)
+        h, _ = model.encoder(inputs, output_attentions=False)
+        selected = labels != -100
+        assert (model.mlm_head(h[selected]) - full[selected]).abs().max() < 1e-10
+        assert abs(bert.mlm_loss(full, labels).item() - torch.nn.functional.cross_entropy(
+            model.mlm_head(h[selected]), labels[selected]).item()) < 1e-10
