@@ -11,7 +11,7 @@ test accuracy (10,000 images never used for any choice) once, at the end. Writes
     .venv/bin/python benchmarks/resnet.py --epochs 1  # a quicker look
 
 The course checkpoint that notebook 10 loads is the same recipe trained longer, with random shifts of up to 2 pixels
-added to the flips (a longer run overfits without them). One command makes it (about 40 minutes on 2 cores):
+added to the flips (a longer run overfits without them). One command makes it (about 55 minutes on 2 cores, run alone):
 
     .venv/bin/python benchmarks/resnet.py --checkpoint
 
