@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib import bert, data, runtime
+from course_lib import bert, data, runtime, train
 
 OUT = Path(__file__).with_name("bert-results.json")
 
@@ -46,14 +46,12 @@ def windows(stream: torch.Tensor, T: int) -> torch.Tensor:
 
 def masked_accuracy(model, inputs, labels, batch: int = 512) -> float:
     correct = total = 0
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), train.eval_mode(model):
         for k in range(0, len(inputs), batch):
             logits = model(inputs[k : k + batch], output_attentions=False)[0]
             chosen = labels[k : k + batch] != -100
             correct += (logits.argmax(-1)[chosen] == labels[k : k + batch][chosen]).sum().item()
             total += chosen.sum().item()
-    model.train()
     return correct / total
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from course_lib import checkpoint, data, resnet, runtime
+from course_lib import checkpoint, data, resnet, runtime, train
 
 OUT = Path(__file__).with_name("resnet-results.json")
 CHECKPOINT = Path(__file__).parent.parent / "data" / "pretrained" / "resnet8-fashion-mnist.safetensors"
@@ -48,11 +48,9 @@ def random_shift(x: torch.Tensor, pad: int, background: float, generator: torch.
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), train.eval_mode(model):
         correct = sum((model(x[k : k + batch]).argmax(1) == y[k : k + batch]).sum().item()
                       for k in range(0, len(x), batch))
-    model.train()
     return correct / len(x)
 
 

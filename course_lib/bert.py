@@ -26,13 +26,13 @@ token, 0 = padding (the inverse of ``nn.MultiheadAttention``'s boolean masks use
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checkpoint import _read_sidecar, _sha256
 from .transformer import TransformerEncoderLayer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4 in the course's tokenizer
@@ -42,10 +42,6 @@ PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 # ----------------------------------------------------------------------------------------------------------------------
 # The tokenizer: WordPiece trained on the Shakespeare training plays
 # ----------------------------------------------------------------------------------------------------------------------
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def wordpiece_tokenizer(vocab_size: int = 4096, folder: str | Path | None = None):
     """A lower-cased WordPiece tokenizer (HF ``tokenizers``) trained on the Shakespeare training split, with BERT's
@@ -63,7 +59,7 @@ def wordpiece_tokenizer(vocab_size: int = 4096, folder: str | Path | None = None
     folder = Path(folder) if folder is not None else DATA_DIR / "bert"
     path = folder / f"wordpiece-{vocab_size}.json"
     sidecar = Path(str(path) + ".sha256")
-    if path.exists() and sidecar.exists() and sidecar.read_text().split()[:1] == [_sha256(path)]:
+    if path.exists() and sidecar.exists() and _read_sidecar(sidecar) == _sha256(path):
         return Tokenizer.from_file(str(path))
     def bare(model):
         tokenizer = Tokenizer(model)
