@@ -11,8 +11,12 @@ decays (cosine) over the time budget, so the schedule fits the machine it runs o
 
     .venv/bin/python benchmarks/bert.py                  # 10 minutes on 2 cores; run it alone
     .venv/bin/python benchmarks/bert.py --minutes 1      # a quicker look
+    .venv/bin/python benchmarks/bert.py --checkpoint     # the course checkpoint (24,000 steps, about 35 minutes)
 
-Writes ``benchmarks/bert-results.json`` (one entry per configuration, keyed by its settings).
+Writes ``benchmarks/bert-results.json`` (one entry per configuration, keyed by its settings). ``--checkpoint`` trains
+the same recipe for a fixed number of steps instead of a time budget (so a re-run gives the same weights on any
+machine, however busy), with the learning rate's cosine over those steps, and writes the course checkpoint that
+notebook 08 loads: ``data/pretrained/bert-tiny-shakespeare.safetensors`` with its sha256 and training log.
 """
 import argparse
 import json
@@ -24,35 +28,10 @@ from pathlib import Path
 
 import torch
 
-from course_lib import bert, data, runtime, train
+from course_lib import bert, checkpoint, data, runtime
 
 OUT = Path(__file__).with_name("bert-results.json")
-
-
-def token_stream(tokenizer, text: str) -> torch.Tensor:
-    """The whole text as one stream of token ids, without [CLS]/[SEP] (windows are cut from it)."""
-    ids = []
-    for line in text.splitlines():
-        if line.strip():
-            ids += tokenizer.encode(line, add_special_tokens=False).ids
-    return torch.tensor(ids, dtype=torch.long)
-
-
-def windows(stream: torch.Tensor, T: int) -> torch.Tensor:
-    """Side-by-side windows of T tokens: (N, T)."""
-    n = len(stream) // T
-    return stream[: n * T].view(n, T)
-
-
-def masked_accuracy(model, inputs, labels, batch: int = 512) -> float:
-    correct = total = 0
-    with torch.no_grad(), train.eval_mode(model):
-        for k in range(0, len(inputs), batch):
-            logits = model(inputs[k : k + batch], output_attentions=False)[0]
-            chosen = labels[k : k + batch] != -100
-            correct += (logits.argmax(-1)[chosen] == labels[k : k + batch][chosen]).sum().item()
-            total += chosen.sum().item()
-    return correct / total
+CHECKPOINT = bert.PRETRAINED
 
 
 def main():
@@ -68,51 +47,51 @@ def main():
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--post-ln", action="store_true", help="BERT's post-LN layers instead of pre-LN")
+    parser.add_argument("--steps", type=int, default=0, help="train for this many steps instead of --minutes")
+    parser.add_argument("--checkpoint", action="store_true",
+                        help=f"the course checkpoint: the default recipe for 24,000 steps, saved to {CHECKPOINT}")
     args = parser.parse_args()
+    if args.checkpoint:
+        args.steps = 24_000
     threads = runtime.pick_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
 
     tokenizer = bert.wordpiece_tokenizer(args.vocab)
-    train_stream = token_stream(tokenizer, data.shakespeare("train"))
-    val_stream = token_stream(tokenizer, data.shakespeare("val"))
+    train_stream = bert.token_stream(tokenizer, data.shakespeare("train"))
+    val_stream = bert.token_stream(tokenizer, data.shakespeare("val"))
     V = tokenizer.get_vocab_size()
 
-    # held-out positions, fixed for every run: BERT's 15% selection, every selected token shown as [MASK] (so the
-    # model must infer it from its neighbours: in training, 10% of the selected tokens stay visible, which would
-    # hand it those answers)
-    val_windows = windows(val_stream, args.seq)
-    _, val_labels = bert.mask_tokens(val_windows, V, rate=0.15, generator=torch.Generator().manual_seed(0))
+    # held-out blanks, the same for every run: BERT's 15% selection, every selected token shown as [MASK]
+    val_inputs, val_labels = bert.heldout_blanks(bert.windows(val_stream, args.seq), V)
     chosen = val_labels != -100
-    val_inputs = torch.where(chosen, torch.full_like(val_windows, bert.MASK_ID), val_windows)
-    counts = torch.bincount(train_stream, minlength=V)
-    unigram_token = int(counts.argmax())
-    unigram = (val_labels[chosen] == unigram_token).double().mean().item()
-    pairs = torch.zeros(V, V, dtype=torch.long)
-    pairs.index_put_((train_stream[:-1], train_stream[1:]), torch.ones(len(train_stream) - 1, dtype=torch.long),
-                     accumulate=True)
-    follower = pairs.argmax(1)  # the most frequent next token after each token
-    left = torch.cat([torch.full((len(val_inputs), 1), bert.CLS_ID), val_inputs[:, :-1]], 1)  # as the model sees it
-    bigram_guess = torch.where((left >= len(bert.SPECIAL_TOKENS)) & (pairs[left].sum(-1) > 0), follower[left],
-                               torch.full_like(left, unigram_token))
-    bigram = (bigram_guess[chosen] == val_labels[chosen]).double().mean().item()
+    scores = bert.baselines(train_stream, val_inputs, val_labels, V)
+    unigram, bigram, unigram_token = scores["unigram"], scores["bigram"], scores["unigram_token"]
     print(f"{len(train_stream):,} training tokens, {len(val_stream):,} held-out; V = {V}; held-out masked positions "
           f"{int(chosen.sum()):,}; unigram ({tokenizer.id_to_token(unigram_token)!r}) {unigram:.4f}, bigram {bigram:.4f}")
 
     model = bert.BertForPreTraining(V, args.width, args.layers, args.heads, max_len=args.seq,
                                     norm_first=not args.post_ln)
+    if args.checkpoint:  # the recipe's model is the one bert.load_pretrained builds
+        assert {"d_model": args.width, "n_layers": args.layers, "n_heads": args.heads, "max_len": args.seq,
+                "norm_first": not args.post_ln} == bert.PRETRAINED_CONFIG
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     generator = torch.Generator().manual_seed(0)
     budget = args.minutes * 60
     log, step, seconds, next_eval = [], 0, 0.0, 60.0
-    while seconds < budget:
+
+    def progress() -> float:  # the fraction of the run done: of its steps, or of its time budget
+        return step / args.steps if args.steps else min(1.0, seconds / budget)
+
+    def time_to_evaluate() -> bool:  # every 1,000 steps, or every minute
+        return step % 1000 == 0 or step == args.steps if args.steps else seconds >= next_eval or seconds >= budget
+
+    while progress() < 1:
         start = time.perf_counter()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, seconds / budget)))
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * progress()))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        offsets = torch.randint(0, len(train_stream) - args.seq, (args.batch,), generator=generator)
-        batch = train_stream[offsets[:, None] + torch.arange(args.seq)]  # (batch, seq)
-        inputs, labels = bert.mask_tokens(batch, V, rate=args.rate, generator=generator)
+        inputs, labels = bert.mlm_batch(train_stream, args.batch, args.seq, V, rate=args.rate, generator=generator)
         h, _ = model.encoder(inputs, output_attentions=False)  # (batch, seq, width)
         selected = labels != -100
         loss = torch.nn.functional.cross_entropy(model.mlm_head(h[selected]), labels[selected])  # selected only
@@ -122,8 +101,8 @@ def main():
         optimizer.step()
         seconds += time.perf_counter() - start
         step += 1
-        if seconds >= next_eval or seconds >= budget:
-            accuracy = masked_accuracy(model, val_inputs, val_labels)
+        if time_to_evaluate():
+            accuracy = bert.masked_accuracy(model, val_inputs, val_labels)
             log.append({"step": step, "train_seconds": round(seconds, 1), "loss": round(loss.item(), 3),
                         "heldout_accuracy": round(accuracy, 4), "x_unigram": round(accuracy / unigram, 2)})
             print(log[-1], flush=True)
@@ -134,8 +113,16 @@ def main():
               "bigram": round(bigram, 4), "heldout_accuracy": log[-1]["heldout_accuracy"],
               "x_unigram": log[-1]["x_unigram"], "log": log}
     print({k: v for k, v in result.items() if k != "log"})
+    if args.checkpoint:
+        result["vocab_sha256"] = bert.vocab_sha256(tokenizer)
+        checkpoint.save(model, CHECKPOINT)
+        log_path = bert.PRETRAINED_LOG
+        log_path.write_text(json.dumps(result, indent=1) + "\n")
+        print("written", CHECKPOINT, "and", log_path)
+        return
     key = (f"width {args.width}, {args.layers} layers, seq {args.seq}, batch {args.batch}, rate {args.rate}, "
-           f"lr {args.lr}, {'post' if args.post_ln else 'pre'}-LN, V {V}, {args.minutes:g} min")
+           f"lr {args.lr}, {'post' if args.post_ln else 'pre'}-LN, V {V}, "
+           + (f"{args.steps} steps" if args.steps else f"{args.minutes:g} min"))
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results[key] = result
     OUT.write_text(json.dumps(results, indent=1) + "\n")

@@ -37,6 +37,9 @@ from .transformer import TransformerEncoderLayer
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4 in the course's tokenizer
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
+# the course checkpoint (notebook 08): made by ``.venv/bin/python benchmarks/bert.py --checkpoint``
+PRETRAINED = Path(__file__).resolve().parent.parent / "data" / "pretrained" / "bert-tiny-shakespeare.safetensors"
+PRETRAINED_LOG = PRETRAINED.with_name("bert-tiny-shakespeare.log.json")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -86,6 +89,14 @@ def wordpiece_tokenizer(vocab_size: int = 4096, folder: str | Path | None = None
     tokenizer.save(str(path))
     sidecar.write_text(_sha256(path) + "\n")
     return tokenizer
+
+
+def vocab_sha256(tokenizer) -> str:
+    """A fingerprint of a tokenizer's numbering (its tokens in id order): a saved model fits only the same numbering."""
+    import hashlib
+
+    vocab = tokenizer.get_vocab()
+    return hashlib.sha256("\n".join(sorted(vocab, key=vocab.get)).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -271,3 +282,144 @@ def mlm_loss(mlm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if not bool((labels != -100).any()):
         raise ValueError("no position is selected in labels (all -100): nothing to predict; mask some tokens")
     return F.cross_entropy(mlm_logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Pre-training data, baselines and the held-out score (notebook 08 and benchmarks/bert.py)
+# ----------------------------------------------------------------------------------------------------------------------
+
+def token_stream(tokenizer, text: str) -> torch.Tensor:
+    """The whole text as one stream of token ids ``(N,)``, line by line, without ``[CLS]``/``[SEP]`` (training windows
+    are cut from it anywhere, across line ends, as BERT cut its 512-token windows across sentences)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    ids = [i for line in text.splitlines() if line.strip() for i in tokenizer.encode(line, add_special_tokens=False).ids]
+    if not ids:
+        raise ValueError("the text has no tokens: give a non-empty text")
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def windows(stream: torch.Tensor, T: int) -> torch.Tensor:
+    """Side-by-side windows of ``T`` tokens from a stream ``(N,)``: ``(N // T, T)`` (the remainder is dropped)."""
+    if not isinstance(stream, torch.Tensor) or stream.dtype != torch.long or stream.dim() != 1:
+        got = f"{stream.dtype} {tuple(stream.shape)}" if isinstance(stream, torch.Tensor) else type(stream).__name__
+        raise ValueError(f"stream must be a 1-D tensor of token ids (torch.long), got {got}")
+    if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= len(stream):
+        raise ValueError(f"T must be an integer from 1 to the stream's length {len(stream)}, got {T!r}")
+    n = len(stream) // T
+    return stream[: n * T].view(n, T)
+
+
+def mlm_batch(stream: torch.Tensor, batch_size: int, T: int, vocab_size: int, rate: float = 0.15,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch: ``batch_size`` windows of ``T`` tokens cut at random offsets, masked by :func:`mask_tokens`.
+    Returns ``(inputs, labels)``, each ``(batch_size, T)``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T < len(stream):
+        raise ValueError(f"T must be an integer from 1 to {len(stream) - 1} (the stream's length - 1), got {T!r}")
+    offsets = torch.randint(0, len(stream) - T, (batch_size,), generator=generator)
+    batch = stream[offsets[:, None] + torch.arange(T)]  # (batch_size, T)
+    return mask_tokens(batch, vocab_size, rate=rate, generator=generator)
+
+
+def heldout_blanks(windows: torch.Tensor, vocab_size: int, rate: float = 0.15,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out test: BERT's selection (``rate``) with a fixed seed, and **every** selected token shown as
+    ``[MASK]`` — in training 10% of the selected tokens stay visible, which would hand the model those answers.
+    Returns ``(inputs, labels)`` like :func:`mask_tokens`."""
+    _, labels = mask_tokens(windows, vocab_size, rate=rate, generator=torch.Generator().manual_seed(seed))
+    inputs = torch.where(labels != -100, torch.full_like(windows, MASK_ID), windows)
+    return inputs, labels
+
+
+def baselines(train_stream: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor, vocab_size: int) -> dict:
+    """Two guesses that ignore almost all of the context, scored on the blanks of ``(inputs, labels)``:
+
+    * ``"unigram"``: always the most frequent training token;
+    * ``"bigram"``: the most frequent follower (in training) of the token to the left of the blank, as the model sees
+      it — a ``[MASK]`` or ``[CLS]`` to the left, or a token never seen, falls back to the unigram guess.
+
+    Returns ``{"unigram": accuracy, "bigram": accuracy, "unigram_token": id}``.
+    """
+    V = vocab_size
+    chosen = labels != -100
+    if not bool(chosen.any()):
+        raise ValueError("labels selects no position (all -100): there is nothing to score")
+    counts = torch.bincount(train_stream, minlength=V)
+    unigram_token = int(counts.argmax())
+    pairs = torch.zeros(V, V, dtype=torch.long)  # pairs[a, b]: how often b follows a in training
+    pairs.index_put_((train_stream[:-1], train_stream[1:]), torch.ones(len(train_stream) - 1, dtype=torch.long),
+                     accumulate=True)
+    follower = pairs.argmax(1)  # (V,) the most frequent next token after each token
+    left = torch.cat([torch.full((len(inputs), 1), CLS_ID), inputs[:, :-1]], 1)  # the token left of each position
+    known = (left >= len(SPECIAL_TOKENS)) & (pairs[left].sum(-1) > 0)
+    guess = torch.where(known, follower[left], torch.full_like(left, unigram_token))
+    return {"unigram": (labels[chosen] == unigram_token).double().mean().item(),
+            "bigram": (guess[chosen] == labels[chosen]).double().mean().item(), "unigram_token": unigram_token}
+
+
+def masked_accuracy(model: "BertForPreTraining", inputs: torch.Tensor, labels: torch.Tensor, batch: int = 512) -> float:
+    """The fraction of blanks (``labels != -100``) whose most probable token is the hidden one, in eval mode."""
+    from .train import eval_mode
+
+    correct = total = 0
+    with torch.no_grad(), eval_mode(model):
+        for k in range(0, len(inputs), batch):
+            h, _ = model.encoder(inputs[k : k + batch], output_attentions=False)  # (b, T, d_model)
+            chosen = labels[k : k + batch] != -100
+            correct += (model.mlm_head(h[chosen]).argmax(-1) == labels[k : k + batch][chosen]).sum().item()
+            total += chosen.sum().item()
+    if total == 0:
+        raise ValueError("labels selects no position (all -100): there is nothing to score")
+    return correct / total
+
+
+class AtBlanks(nn.Module):
+    """Training view of a :class:`BertForPreTraining` for ``train.fit``: ``(inputs, labels) -> logits (N, V)`` at the
+    N selected positions only (``labels != -100``); :func:`loss_at_blanks` is the masked-LM loss on them. The V-wide
+    output layer, the costliest step, runs on the blanks only. With ``train.fit``: batches ``((inputs, labels),
+    labels)`` and ``loss_fn=bert.loss_at_blanks``."""
+
+    def __init__(self, model: "BertForPreTraining"):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h, _ = self.model.encoder(inputs, output_attentions=False)  # (B, T, d_model)
+        return self.model.mlm_head(h[labels != -100])  # (N, V)
+
+
+def loss_at_blanks(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The masked-LM loss from :class:`AtBlanks`' output: cross-entropy of ``logits (N, V)`` against the ``N`` labels
+    that are not -100 in ``labels (B, T)``."""
+    targets = labels[labels != -100]
+    if logits.dim() != 2 or len(logits) != len(targets):
+        raise ValueError(f"logits must be (N, V) with one row per selected label: got {tuple(logits.shape)} for "
+                         f"{len(targets)} selected labels (use bert.AtBlanks(model) as the model)")
+    return F.cross_entropy(logits, targets)
+
+
+# The course checkpoint's model (benchmarks/bert.py --checkpoint): pre-LN, width 128, 2 layers, 2 heads, 32 positions
+PRETRAINED_CONFIG = {"d_model": 128, "n_layers": 2, "n_heads": 2, "max_len": 32, "norm_first": True}
+PRETRAINED_FIX = "re-make it with `.venv/bin/python benchmarks/bert.py --checkpoint` (about 35 minutes on 2 cores)"
+
+
+def load_pretrained(tokenizer, path: str | Path | None = None) -> "BertForPreTraining":
+    """The course's pre-trained tiny BERT (``data/pretrained/bert-tiny-shakespeare.safetensors``), checked against its
+    sha256 and against ``tokenizer``'s numbering (recorded in the training log). Raises ``checkpoint.CheckpointError``
+    with the command that re-makes it when the file is missing, damaged, or made with another tokenizer."""
+    from .checkpoint import CheckpointError, load
+
+    path = Path(path) if path is not None else PRETRAINED
+    log = path.with_name(path.name.replace(".safetensors", ".log.json"))
+    model = BertForPreTraining(tokenizer.get_vocab_size(), **PRETRAINED_CONFIG)
+    load(model, path, fix=PRETRAINED_FIX)
+    if log.exists():
+        import json
+
+        made_with = json.loads(log.read_text()).get("vocab_sha256")
+        if made_with is not None and made_with != vocab_sha256(tokenizer):
+            raise CheckpointError(f"checkpoint {path} was trained with another tokenizer (its vocabulary's sha256 in "
+                                  f"{log.name} differs from this tokenizer's).\nFix: {PRETRAINED_FIX}.")
+    return model.eval()

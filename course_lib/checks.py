@@ -9,6 +9,7 @@ import math
 import random
 from typing import Callable
 
+import numpy as np
 import torch
 
 
@@ -1162,3 +1163,129 @@ def check_batch_norm_recalibration(fn: Callable | None, model, X_train, X_val, y
     return _report(name, False, "the statistics moved but not far enough: with momentum 0.1 the old (broken) values "
                                 "linger. Reset them first (reset_running_stats()), and consider momentum=None, which "
                                 "makes the running values plain averages over all batches")
+
+
+# notebook 08 ----------------------------------------------------------------------------------------------------------
+
+def _segment_reference(ids: list[int]) -> list[int]:
+    from .bert import PAD_ID, SEP_ID
+
+    segment, out = 0, []
+    for token in ids:
+        out.append(0 if token == PAD_ID else segment)
+        if token == SEP_ID:
+            segment = 1  # after the first [SEP]: segment B (the second [SEP] still belongs to B)
+    return out
+
+
+def check_segment_ids(fn: Callable | None) -> bool | None:
+    """Exercise 08.1: ``fn(ids)`` gives the segment (token type) ids of ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``,
+    possibly followed by ``[PAD]``: 0 up to and including the first ``[SEP]``, 1 after it, 0 for padding. Tried on
+    fresh random inputs of every kind."""
+    from .bert import CLS_ID, PAD_ID, SEP_ID
+
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    if not callable(fn):
+        return _report(name, False, f"give the check your function segment_ids(ids), not a {type(fn).__name__}")
+    g = _fresh_generator()
+    cases = []
+    for pair in (False, True):
+        for padding in (0, 3):
+            a = torch.randint(5, 100, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
+            b = torch.randint(5, 100, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g).tolist()
+            ids = [CLS_ID, *a, SEP_ID] + ([*b, SEP_ID] if pair else []) + [PAD_ID] * padding
+            cases.append((ids, "a pair" if pair else "one segment", padding))
+    for ids, kind, padding in cases:
+        ok, result = _attempt(name, fn, list(ids))
+        if not ok:
+            return result
+        if result is None:
+            return _returned_none(name, fn)
+        try:
+            got = [int(v) for v in (result.tolist() if hasattr(result, "tolist") else result)]
+        except (TypeError, ValueError):
+            return _report(name, False, f"return a list of integers (0 or 1), one per id; got {type(result).__name__}")
+        expected = _segment_reference(ids)
+        if len(got) != len(ids):
+            return _report(name, False, f"return one segment id per token: {len(ids)} ids gave {len(got)} values")
+        if got != expected:
+            where = "the [PAD] positions" if got[: len(ids) - padding] == expected[: len(ids) - padding] else kind
+            hint = {"the [PAD] positions": "padding belongs to no segment: BERT gives it type 0 (and the attention "
+                                           "mask hides it anyway)",
+                    "one segment": "with a single segment every real token is in segment A",
+                    "a pair": "which segment does the [SEP] that closes A belong to? And the one that closes B?"}[where]
+            return _report(name, False, f"{hint} (tried {kind}{' with padding' if padding else ''}: ids {ids})")
+    return _report(name, True, "")
+
+
+def _next_token_scores(encoder, tokenizer, texts) -> np.ndarray:
+    """(layers, heads): the mean weight query t puts on key t + 1, averaged over t, then over the texts (a text is a
+    string, or a pair of strings ``(a, b)`` encoded as ``[CLS] a [SEP] b [SEP]`` with its segment ids)."""
+    scores = []
+    for text in texts:
+        encoding = tokenizer.encode(*text) if isinstance(text, tuple) else tokenizer.encode(text)
+        with torch.no_grad():
+            _, weights = encoder(torch.tensor([encoding.ids]), token_type_ids=torch.tensor([encoding.type_ids]))
+        w = torch.stack(weights)[:, 0].double().numpy()  # (layers, heads, T, T)
+        t = np.arange(w.shape[-1] - 1)
+        scores.append(w[:, :, t, t + 1].mean(-1))
+    return np.mean(scores, 0)
+
+
+def check_next_token_head(answer, encoder, tokenizer, texts) -> bool | None:
+    """Exercise 08.2: ``answer = (layer, head)`` of the MiniLM head that puts the most weight on the *next* token
+    (query t on key t + 1), averaged over ``texts`` (strings, or pairs ``(a, b)``)."""
+    name = "Exercise 2"
+    if answer is None:
+        return _not_attempted(name)
+    try:
+        layer, head = (int(v) for v in answer)
+    except (TypeError, ValueError):
+        return _report(name, False, f"give (layer, head), two integers, e.g. (2, 7); got {answer!r:.60}")
+    scores = _next_token_scores(encoder, tokenizer, texts)
+    L, H = scores.shape
+    if not (0 <= layer < L and 0 <= head < H):
+        return _report(name, False, f"the model has layers 0..{L - 1} and heads 0..{H - 1}; got ({layer}, {head})")
+    best = scores.max()
+    if scores[layer, head] >= best - 0.01:
+        print(f"{name}: layer {layer}, head {head} puts {scores[layer, head]:.0%} of a query's weight on the next "
+              f"token, on average")
+        return _report(name, True, "")
+    return _report(name, False, f"layer {layer}, head {head} puts {scores[layer, head]:.0%} on the next token; one "
+                                "head puts much more. Score every head: the weight of query t on key t + 1, averaged "
+                                "over t and over the sentences (the diagonal just above the main one)")
+
+
+BLANK_RATES = (0.15, 0.3, 0.5, 0.8)
+
+
+def check_blank_density(answer, model, windows: torch.Tensor, vocab_size: int) -> bool | None:
+    """Exercise 08.3 (experiment): ``answer = {rate: accuracy}`` for every rate of ``BLANK_RATES``: the checkpoint's
+    held-out accuracy when ``rate`` of the tokens are blanks (``bert.heldout_blanks(windows, V, rate)``). The check
+    measures the same and accepts each value within 0.02."""
+    from .bert import heldout_blanks, masked_accuracy
+
+    name = "Exercise 3"
+    if answer is None:
+        return _not_attempted(name)
+    if not isinstance(answer, dict):
+        return _report(name, False, f"return a dict {{rate: accuracy}}, e.g. {{0.15: 0.3, ...}}; got "
+                                    f"{type(answer).__name__}")
+    missing = [r for r in BLANK_RATES if r not in answer]
+    if missing:
+        return _report(name, False, f"measure every rate of {BLANK_RATES}; missing {missing}")
+    values = {r: _number(answer[r]) for r in BLANK_RATES}
+    if any(v is None for v in values.values()):
+        return _report(name, False, "each accuracy must be a number (a fraction between 0 and 1)")
+    if any(v > 1 for v in values.values()):
+        return _report(name, False, "give accuracies as fractions (0.25), not percentages (25)")
+    measured = {r: masked_accuracy(model, *heldout_blanks(windows, vocab_size, rate=r)) for r in BLANK_RATES}
+    wrong = [r for r in BLANK_RATES if abs(values[r] - measured[r]) > 0.02]
+    if wrong:
+        return _report(name, False, f"at rate {wrong[0]} the check measures a different accuracy: score the blanks "
+                                    "only (labels != -100), with every blank shown as [MASK] (bert.heldout_blanks), on "
+                                    "all the held-out windows")
+    print(f"{name}: " + ", ".join(f"{r:.0%} blanks -> {measured[r]:.1%}" for r in BLANK_RATES))
+    return _report(name, True, "")

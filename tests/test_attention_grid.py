@@ -155,9 +155,9 @@ def test_a_new_text_redraws_the_grid_with_the_new_maps():
 
 
 def test_grid_size_limit():
-    check_weights(list("ab"), list("ab"), np.full((8, 8, 2, 2), 0.5))  # 64 maps: the limit, accepted
+    check_weights(list("ab"), list("ab"), np.full((6, 12, 2, 2), 0.5))  # 72 maps (MiniLM, 08): the limit, accepted
     with pytest.raises(ValueError, match=f"at most {MAX_GRID_MAPS} maps"):
-        check_weights(list("ab"), list("ab"), np.full((9, 8, 2, 2), 0.5))
+        check_weights(list("ab"), list("ab"), np.full((10, 8, 2, 2), 0.5))
     with pytest.raises(ValueError, match=r"weights\[:4\]"):  # the message says how to pass a part
         AttentionMap(list("ab"), list("ab"), np.full((1, 17, 2, 2), 0.5))
 

@@ -177,3 +177,76 @@ def test_mlm_head_at_the_selected_positions_equals_the_full_logits_there():
         assert (model.mlm_head(h[selected]) - full[selected]).abs().max() < 1e-10
         assert abs(bert.mlm_loss(full, labels).item() - torch.nn.functional.cross_entropy(
             model.mlm_head(h[selected]), labels[selected]).item()) < 1e-10
+
+
+# pre-training helpers (notebook 08, benchmarks/bert.py) ----------------------------------------------------------------
+
+def test_baselines_by_hand():
+    V = 10
+    train = torch.tensor([5, 6, 5, 6, 5, 7, 8, 5, 6])  # 5 most frequent; after 5 comes 6 (3 times) more than 7 (once)
+    inputs = torch.tensor([[5, bert.MASK_ID, 8, bert.MASK_ID, bert.MASK_ID]])
+    labels = torch.tensor([[-100, 6, -100, 5, 7]])
+    scores = bert.baselines(train, inputs, labels, V)
+    assert scores["unigram_token"] == 5
+    assert scores["unigram"] == pytest.approx(1 / 3)  # the label 5 only
+    # bigram: left of position 1 is 5 -> guess 6 (right); left of 3 is 8 -> guess 5 (right); left of 4 is [MASK]
+    # -> unigram guess 5 (wrong, the label is 7)
+    assert scores["bigram"] == pytest.approx(2 / 3)
+
+
+def test_heldout_blanks_shows_every_selected_token_as_mask():
+    windows = torch.randint(5, 100, (50, 32), generator=torch.Generator().manual_seed(0))
+    inputs, labels = bert.heldout_blanks(windows, 100)
+    chosen = labels != -100
+    assert (inputs[chosen] == bert.MASK_ID).all() and torch.equal(inputs[~chosen], windows[~chosen])
+    assert torch.equal(labels[chosen], windows[chosen])
+    assert 0.12 < chosen.double().mean() < 0.18
+    again = bert.heldout_blanks(windows, 100)  # a fixed seed: the same test every time
+    assert torch.equal(again[0], inputs) and torch.equal(again[1], labels)
+
+
+def test_loss_at_blanks_equals_the_loss_on_full_logits_and_accuracy_counts_blanks():
+    torch.manual_seed(0)
+    model = bert.BertForPreTraining(60, 16, 1, 2, max_len=12, norm_first=True).eval()
+    inputs, labels = bert.mask_tokens(torch.randint(5, 60, (4, 12)), 60, rate=0.4,
+                                      generator=torch.Generator().manual_seed(1))
+    full_logits, _, _ = model(inputs)
+    at_blanks = bert.AtBlanks(model)(inputs, labels)
+    assert torch.allclose(bert.loss_at_blanks(at_blanks, labels), bert.mlm_loss(full_logits, labels), atol=1e-6)
+    chosen = labels != -100
+    by_hand = (full_logits.argmax(-1)[chosen] == labels[chosen]).double().mean().item()
+    assert bert.masked_accuracy(model, inputs, labels, batch=3) == pytest.approx(by_hand)
+
+
+def test_mlm_batch_cuts_windows_from_the_stream():
+    stream = torch.arange(5, 505)
+    inputs, labels = bert.mlm_batch(stream, 8, 16, 600, rate=0.3, generator=torch.Generator().manual_seed(0))
+    assert inputs.shape == labels.shape == (8, 16)
+    originals = torch.where(labels != -100, labels, inputs)  # the windows as cut from the stream, before masking
+    for row in originals:  # the stream counts up by one: each window is 16 consecutive ids
+        assert torch.equal(row, torch.arange(int(row[0]), int(row[0]) + 16))
+
+
+def test_load_pretrained_checks_the_tokenizer_it_was_trained_with(tmp_path):
+    import json
+
+    from course_lib import checkpoint
+
+    tokenizer = bert.wordpiece_tokenizer()
+    model = bert.BertForPreTraining(tokenizer.get_vocab_size(), **bert.PRETRAINED_CONFIG)
+    path = tmp_path / "bert-tiny-shakespeare.safetensors"
+    checkpoint.save(model, path)
+    log = tmp_path / "bert-tiny-shakespeare.log.json"
+    log.write_text(json.dumps({"vocab_sha256": bert.vocab_sha256(tokenizer)}))
+    loaded = bert.load_pretrained(tokenizer, path)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    log.write_text(json.dumps({"vocab_sha256": "0" * 64}))
+    with pytest.raises(checkpoint.CheckpointError, match="(?s)another tokenizer.*benchmarks/bert.py --checkpoint"):
+        bert.load_pretrained(tokenizer, path)
+
+
+def test_the_shipped_checkpoint_loads_and_fits_the_course_tokenizer():
+    tokenizer = bert.wordpiece_tokenizer()
+    model = bert.load_pretrained(tokenizer)
+    assert not model.training and model.encoder.max_len == bert.PRETRAINED_CONFIG["max_len"]
+    assert bert.PRETRAINED.stat().st_size <= 10 * 2**20  # issue 11: at most 10 MB

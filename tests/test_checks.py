@@ -754,3 +754,114 @@ def test_check_batch_norm_recalibration_right_wrong_and_not_attempted(capsys):
     assert checks.check_batch_norm_recalibration("recalibrate", model, X_train, X_val, y_val) is False
     assert all(isinstance(m, nn.BatchNorm2d) and m.momentum == 0.1 for m in model.modules()
                if isinstance(m, nn.BatchNorm2d))  # the check works on a copy
+
+
+# notebook 08 ----------------------------------------------------------------------------------------------------------
+
+def test_check_segment_ids_right_wrong_and_not_attempted(capsys):
+    from course_lib import bert
+
+    def right(ids):
+        out, segment = [], 0
+        for token in ids:
+            out.append(0 if token == bert.PAD_ID else segment)
+            segment = 1 if token == bert.SEP_ID else segment
+        return out
+
+    def sep_in_b(ids):  # switches before the [SEP] that closes A
+        out, segment = [], 0
+        for token in ids:
+            segment = 1 if token == bert.SEP_ID else segment
+            out.append(0 if token == bert.PAD_ID else segment)
+        return out
+
+    def padding_in_b(ids):
+        out, segment = [], 0
+        for token in ids:
+            out.append(segment)
+            segment = 1 if token == bert.SEP_ID else segment
+        return out
+
+    assert checks.check_segment_ids(right) is True
+    assert checks.check_segment_ids(sep_in_b) is False
+    capsys.readouterr()
+    assert checks.check_segment_ids(padding_in_b) is False
+    assert "padding belongs to no segment" in capsys.readouterr().out
+    assert checks.check_segment_ids(lambda ids: [0] * len(ids)) is False
+    assert checks.check_segment_ids(lambda ids: None) is None  # the template: not attempted
+    assert checks.check_segment_ids(None) is None
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_check_segment_ids_names_the_case_that_failed(capsys):
+    from course_lib import bert
+
+    def sep_in_b(ids):
+        out, segment = [], 0
+        for token in ids:
+            segment = 1 if token == bert.SEP_ID else segment
+            out.append(0 if token == bert.PAD_ID else segment)
+        return out
+
+    assert checks.check_segment_ids(sep_in_b) is False
+    out = capsys.readouterr().out
+    assert "one segment" in out or "a pair" in out
+
+
+def _tiny_minilm_like():
+    """A 2-layer, 3-head random BertEncoder (post-LN, as MiniLM)."""
+    from course_lib import bert
+
+    torch.manual_seed(0)
+    encoder = bert.BertEncoder(bert.wordpiece_tokenizer().get_vocab_size(), 24, 2, 3, max_len=64).eval()
+    return encoder
+
+
+def test_check_next_token_head_measures_the_model(capsys):
+    from course_lib import bert
+
+    encoder = _tiny_minilm_like()
+    tokenizer = bert.wordpiece_tokenizer()
+    texts = [("to be or not to be", "that is the question"), "now is the winter of our discontent"]
+    scores = checks._next_token_scores(encoder, tokenizer, texts)
+    assert scores.shape == (2, 3)
+    best = tuple(int(v) for v in np.unravel_index(scores.argmax(), scores.shape))
+    worst = tuple(int(v) for v in np.unravel_index(scores.argmin(), scores.shape))
+    assert checks.check_next_token_head(best, encoder, tokenizer, texts) is True
+    if scores.max() - scores.min() > 0.01:
+        assert checks.check_next_token_head(worst, encoder, tokenizer, texts) is False
+    assert checks.check_next_token_head((5, 0), encoder, tokenizer, texts) is False
+    assert "layers 0..1" in capsys.readouterr().out
+    assert checks.check_next_token_head("L1H2", encoder, tokenizer, texts) is False
+    assert checks.check_next_token_head(None, encoder, tokenizer, texts) is None
+    # the score is what the exercise says: query t on key t + 1, by hand for one text
+    encoding = tokenizer.encode("now is the winter of our discontent")
+    with torch.no_grad():
+        _, weights = encoder(torch.tensor([encoding.ids]))
+    w = torch.stack(weights)[:, 0]
+    by_hand = torch.stack([w[:, :, t, t + 1] for t in range(len(encoding.ids) - 1)], -1).mean(-1)
+    assert np.allclose(checks._next_token_scores(encoder, tokenizer, ["now is the winter of our discontent"]),
+                       by_hand.numpy(), atol=1e-6)
+
+
+def test_check_blank_density_measures_the_model(capsys):
+    from course_lib import bert
+
+    tokenizer = bert.wordpiece_tokenizer()
+    V = tokenizer.get_vocab_size()
+    torch.manual_seed(0)
+    model = bert.BertForPreTraining(V, 16, 1, 2, max_len=16, norm_first=True).eval()
+    g = torch.Generator().manual_seed(0)
+    windows = torch.randint(5, 300, (200, 16), generator=g)
+    windows[torch.rand(200, 16, generator=g) < 0.4] = 7  # a frequent token, which the model is made to guess
+    with torch.no_grad():
+        model.mlm_bias[7] = 20.0
+    right = {r: bert.masked_accuracy(model, *bert.heldout_blanks(windows, V, rate=r)) for r in checks.BLANK_RATES}
+    assert checks.check_blank_density(right, model, windows, V) is True
+    off = {r: a + 0.05 for r, a in right.items()}
+    assert checks.check_blank_density(off, model, windows, V) is False
+    assert checks.check_blank_density({r: 100 * a for r, a in right.items()}, model, windows, V) is False
+    assert "fractions" in capsys.readouterr().out
+    assert checks.check_blank_density({0.15: 0.1}, model, windows, V) is False
+    assert checks.check_blank_density([0.1, 0.2], model, windows, V) is False
+    assert checks.check_blank_density(None, model, windows, V) is None

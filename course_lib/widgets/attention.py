@@ -32,7 +32,7 @@ from .base import FigureController, WidgetView
 
 Computed = tuple[list[str], list[str], np.ndarray]
 MAX_TOKENS = 64  # longest query or key axis the explorer draws legibly
-MAX_GRID_MAPS = 64  # most small maps in the layers × heads overview (e.g. 4 layers × 8 heads, or 8 × 8)
+MAX_GRID_MAPS = 72  # most small maps in the layers × heads overview (e.g. 8 × 8, or MiniLM's 6 layers × 12 heads)
 MAX_GRID_SIDE = 16  # most layers, or heads, in the overview: a longer row of small maps is too thin to read
 GRID_LEFT, GRID_TOP = 9.4, 0.75  # inches from the figure's left and top edges to the overview grid
 
@@ -374,10 +374,12 @@ class AttentionMap(FigureController):
 
 def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = False,
                        compute: Callable[[str], Computed] | None = None, text: str = "",
-                       query_name: str = "query", key_name: str = "key", play_interval: int = 600) -> WidgetView:
+                       query_name: str = "query", key_name: str = "key", play_interval: int = 600,
+                       text_box: bool = True) -> WidgetView:
     """The widget. ``weights (layers, heads, T_q, T_k)`` or ``(T_q, T_k)``; ``reveal=True`` for a decoder (rows appear
     as the step advances); ``compute(text) -> (query_labels, key_labels, weights)`` adds a text box (Enter runs it;
     a ``ValueError`` it raises is shown as a message; its weights must have the same layers and heads).
+    ``text_box=False`` leaves the box out when another widget drives the input (``view.update(text=...)``).
 
     With more than one layer or head, layer and head dropdowns appear and the figure adds the layers × heads overview
     grid (see the module docstring); pass at most ``MAX_GRID_MAPS`` maps, e.g. ``weights[:4]`` for the first 4 layers.
@@ -389,7 +391,7 @@ def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = Fals
     play = widgets.Play(value=0, min=0, max=T_q - 1, interval=play_interval, description="play")
     link = widgets.jslink((play, "value"), (step, "value"))
     controls: dict = {"step": step}
-    if compute is not None:
+    if compute is not None and text_box:
         controls = {"text": widgets.Text(value=text, description="input", continuous_update=False,
                                          placeholder="type and press Enter"), **controls}
     if L > 1:
@@ -404,7 +406,8 @@ def attention_explorer(query_labels, key_labels, weights, *, reveal: bool = Fals
         step.max = play.max = n - 1
         step.value = play.value = controller.state["step"]
 
-    if compute is not None:
+    if "text" in controls:
         controls["text"].observe(resize_step, names="value")
     view.play = play
+    view.resize_step = resize_step  # for a widget that drives the input without the text box: call after update
     return view
