@@ -11,7 +11,7 @@ test accuracy (10,000 images never used for any choice) once, at the end. Writes
     .venv/bin/python benchmarks/resnet.py --epochs 1  # a quicker look
 
 The course checkpoint that notebook 10 loads is the same recipe trained longer, with random shifts of up to 2 pixels
-added to the flips (a longer run overfits without them). One command makes it (about 55 minutes on 2 cores, run alone):
+added to the flips (a longer run overfits without them). One command makes it (about 45 minutes on 2 cores, run alone):
 
     .venv/bin/python benchmarks/resnet.py --checkpoint
 
@@ -61,10 +61,10 @@ def main():
     parser.add_argument("--depth", type=int, default=8)
     parser.add_argument("--shift", type=int, default=0, help="random shifts of up to this many pixels (0: none)")
     parser.add_argument("--checkpoint", action="store_true",
-                        help=f"the course checkpoint: 32 epochs with shifts of up to 2 pixels, saved to {CHECKPOINT}")
+                        help=f"the course checkpoint: 40 epochs with shifts of up to 2 pixels, saved to {CHECKPOINT}")
     args = parser.parse_args()
     if args.checkpoint:
-        args.epochs, args.width, args.depth, args.shift = 32, 32, 8, 2
+        args.epochs, args.width, args.depth, args.shift = 40, 32, 8, 2
     threads = runtime.pick_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -168,6 +168,22 @@ def widget_timings() -> list[tuple[str, float]]:
                  median_ms(lambda v: setattr(gview.controls["head"], "value", v), [1, 2, 3, 0] * 4)))
     rows.append(("attention explorer (07, 4 x 4 heads, 64 characters): move step slider",
                  median_ms(lambda v: setattr(gview.controls["step"], "value", v), list(range(1, 31)))))
+    from course_lib import bert
+    from course_lib.widgets.fillmask import fill_mask_explorer
+
+    tokenizer = bert.wordpiece_tokenizer()
+    bert_model = (bert.load_pretrained(tokenizer) if bert.PRETRAINED.exists()
+                  else bert.BertForPreTraining(tokenizer.get_vocab_size(), **bert.PRETRAINED_CONFIG).eval())
+    fview = fill_mask_explorer(bert_model, tokenizer, "i pray you, [MASK] me your hand")
+    sentences = ["o my [MASK], my lord", "the [MASK] of denmark", "now is the [MASK] of our discontent",
+                 "my good [MASK], the king is dead"]
+    rows.append(("fill-mask explorer (08): new sentence (runs the model, redraws the attention explorer; explicit "
+                 "action)", median_ms(lambda v: setattr(fview.text, "value", v), sentences * 2, repeats=1)))
+    rows.append(("fill-mask explorer (08): hide another word (runs the model; explicit action)",
+                 median_ms(lambda v: setattr(fview.hide, "value", v), [0, 1, 2, 3, -1] * 2, repeats=1)))
+    rows.append(("fill-mask explorer (08): its attention explorer, move step slider",
+                 median_ms(lambda v: setattr(fview.attention.controls["step"], "value", v), list(range(1, 9)))))
+    fview.close()
     return rows
 
 
@@ -273,6 +289,28 @@ def checkpoint_rows() -> list[str]:
             f"{r['test_accuracy']:.4f} |"]
 
 
+def bert_rows() -> list[str]:
+    """Issue 11: the 10-minute pre-training run (benchmarks/bert.py -> benchmarks/bert-results.json) and the shipped
+    checkpoint's log (data/pretrained/bert-tiny-shakespeare.log.json, made by `benchmarks/bert.py --checkpoint`)."""
+    rows = ["", "Tiny BERT pre-trained on Shakespeare, masked-token accuracy on the 4 held-out plays (15% of the tokens, "
+            "all shown as [MASK]; `benchmarks/bert.py`; goal: >= 3x the unigram baseline within 10 minutes, the "
+            "shipped checkpoint >= 5x):", "",
+            "| run | parameters | steps x batch x length | masking | threads | training minutes | unigram | bigram | "
+            "held-out accuracy | x unigram |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    results = ROOT / "benchmarks" / "bert-results.json"
+    log = ROOT / "data" / "pretrained" / "bert-tiny-shakespeare.log.json"
+    runs = [(name, r) for name, r in json.loads(results.read_text()).items()] if results.exists() else []
+    if log.exists():
+        runs.append(("course checkpoint (`data/pretrained/`)", json.loads(log.read_text())))
+    if not runs:
+        return ["", "(no BERT run yet: run `.venv/bin/python benchmarks/bert.py`, about 10 minutes)"]
+    for name, r in runs:
+        rows.append(f"| {name} | {r['parameters']:,} | {r['steps']} x {r['batch']} x {r['seq']} | {r['rate']:.0%} | "
+                    f"{r['threads']} | {r['train_minutes']:.1f} | {r['unigram']:.4f} | {r['bigram']:.4f} | "
+                    f"{r['heldout_accuracy']:.4f} | {r['x_unigram']:.2f} |")
+    return rows
+
+
 def charlm_rows() -> list[str]:
     """The character-LM rows measured by `python3 course.py bench-charlm` (benchmarks/charlm-results.json)."""
     path = ROOT / "benchmarks" / "charlm-results.json"
@@ -335,6 +373,7 @@ def main(args: list[str]) -> None:
     lines += charlm_rows()
     lines += adding_rows()
     lines += resnet_rows()
+    lines += bert_rows()
     lines += attention_rows()
     lines += generation_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]

@@ -60,6 +60,13 @@ WIDGETS = {
         ("sampling-explorer", [("slider", 4, 5), ("toggle", 0, "model's own p"), ("slider", 1, 1)]),
         ("gpt-attention-explorer", [("slider", 0, 3), ("text", 0, "Duke Orsino: Duke Orsino: Duke Orsino")]),
     ],
+    "notebooks/08-bert-mlm.ipynb": [
+        # the fill-mask chart (controls: 0 the sentence, dropdown 0 the word to hide), then its attention explorer
+        ("fill-mask-explorer", [("text", 0, "the king is [MASK]"), ("dropdown", 0, "1: king")]),
+        ("bert-attention-explorer", [("slider", 0, 3), ("dropdown", 0, "1")]),
+        ("minilm-attention-explorer", [("text", 0, "The quick brown fox jumps over the lazy dog."),
+                                       ("dropdown", 0, "3"), ("slider", 0, 4)]),
+    ],
     "notebooks/09-cnn.ipynb": [
         # convolution explorer sliders: 0 position, 1 stride, 2 padding
         ("convolution-explorer", [("slider", 0, 3), ("dropdown", 0, "blur (box)"), ("slider", 1, 1), ("slider", 2, 1)]),
@@ -75,7 +82,8 @@ WIDGETS = {
 # docs/screenshots/from_notebooks.py, not from this test's fast-mode run
 FROM_TRAINED_MODELS = {"lstm-gate-explorer", "gru-gate-explorer", "attention-explorer",
                        "transformer-attention-explorer", "transformer-encoder-explorer", "sampling-explorer",
-                       "gpt-attention-explorer", "convolution-explorer", "resnet-feature-maps"}
+                       "gpt-attention-explorer", "convolution-explorer", "resnet-feature-maps", "fill-mask-explorer",
+                       "bert-attention-explorer", "minilm-attention-explorer"}
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).
 CONSOLE_ALLOWLIST = (

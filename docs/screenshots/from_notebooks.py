@@ -20,6 +20,8 @@ PICTURES = [("03-lstm", "explorer", "lstm-gate-explorer.png"),
             ("06-transformer", "encoder_explorer", "transformer-encoder-explorer.png"),
             ("07-gpt", "sampler", "sampling-explorer.png"),
             ("07-gpt", "explorer", "gpt-attention-explorer.png"),
+            ("08-bert-mlm", "explorer", "fill-mask-explorer.png"),
+            ("08-bert-mlm", "minilm_view", "minilm-attention-explorer.png"),
             ("09-cnn", "explorer", "convolution-explorer.png"),
             ("10-resnet", "maps_explorer", "resnet-feature-maps.png")]
 
