@@ -29,7 +29,7 @@ def _chart_after_refusal(**bad):
     return chart.result.tokens
 
 
-def _damaged_checkpoint(tmp_path_factory=None):
+def _damaged_checkpoint():
     import shutil
     import tempfile
     from pathlib import Path

@@ -28,6 +28,7 @@ import torch
 from PIL import Image as PILImage
 
 from .. import bert
+from ..train import eval_mode
 from .attention import attention_explorer
 from .base import CLOSED_MESSAGE, FigureController, WidgetView, check_integer
 
@@ -68,17 +69,21 @@ def _check_model(model, tokenizer) -> None:
                          f" they were not made together")
 
 
+def _word_positions(encoding) -> list[list[int]]:
+    """The token positions of each word that can be hidden, words in order (a typed ``[MASK]`` is not one of them)."""
+    positions: dict[int, list[int]] = {}
+    for k, (word, token) in enumerate(zip(encoding.word_ids, encoding.ids)):
+        if word is not None and token != bert.MASK_ID:
+            positions.setdefault(word, []).append(k)
+    return list(positions.values())
+
+
 def words(tokenizer, text: str) -> list[str]:
     """The words of ``text`` that can be hidden, in order (a typed ``[MASK]`` is not one of them)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     encoding = tokenizer.encode(text)
-    found: dict[int, tuple[int, int]] = {}
-    for word, token, (start, end) in zip(encoding.word_ids, encoding.ids, encoding.offsets):
-        if word is not None and token != bert.MASK_ID:
-            first, _ = found.get(word, (start, end))
-            found[word] = (first, end)
-    return [text[start:end] for start, end in found.values()]
+    return [text[encoding.offsets[ks[0]][0] : encoding.offsets[ks[-1]][1]] for ks in _word_positions(encoding)]
 
 
 def encode(tokenizer, text, max_len: int, hide: int | None = None) -> tuple[list[int], list[str | None], str]:
@@ -100,18 +105,16 @@ def encode(tokenizer, text, max_len: int, hide: int | None = None) -> tuple[list
     hidden: list[str | None] = [None] * len(ids)
     masked_text = text
     if hide is not None:
-        hideable = [w for w, t in zip(encoding.word_ids, ids) if w is not None and t != bert.MASK_ID]
-        order = list(dict.fromkeys(hideable))  # word numbers in order, as words() lists them
-        if not order:
+        hideable = _word_positions(encoding)  # as words() lists them
+        if not hideable:
             raise ValueError("hide: the text has no word to hide")
-        check_integer("hide", hide, 0, len(order) - 1)
-        word = order[hide]
-        spans = [(k, encoding.offsets[k]) for k, w in enumerate(encoding.word_ids) if w == word]
-        for k, _ in spans:
+        check_integer("hide", hide, 0, len(hideable) - 1)
+        pieces = hideable[hide]
+        for k in pieces:
             hidden[k], ids[k] = tokens[k], bert.MASK_ID
-        start, end = spans[0][1][0], spans[-1][1][1]
+        start, end = encoding.offsets[pieces[0]][0], encoding.offsets[pieces[-1]][1]
         before, after = text[:start], text[end:]
-        masked_text = (before + (" " if before and not before[-1].isspace() else "") + " ".join(["[MASK]"] * len(spans))
+        masked_text = (before + (" " if before and not before[-1].isspace() else "") + " ".join(["[MASK]"] * len(pieces))
                        + (" " if after and not after[0].isspace() else "") + after)
     return ids, [hidden[k] for k, t in enumerate(ids) if t == bert.MASK_ID], masked_text
 
@@ -131,14 +134,9 @@ def fill_mask(model, tokenizer, text: str, hide: int | None = None, k: int = 8) 
     if len(masks) > MAX_MASKS:
         raise ValueError(f"the text has {len(masks)} blanks ([MASK] tokens, a hidden word counting one per piece); "
                          f"this explorer shows at most {MAX_MASKS}")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            h, attentions = model.encoder(torch.tensor([ids]))  # (1, T, d_model), one (1, heads, T, T) per layer
-            probs = torch.softmax(model.mlm_head(h[0, masks]).double(), dim=-1)  # (blanks, V)
-    finally:
-        model.train(was_training)
+    with torch.no_grad(), eval_mode(model):
+        h, attentions = model.encoder(torch.tensor([ids]))  # (1, T, d_model), one (1, heads, T, T) per layer
+        probs = torch.softmax(model.mlm_head(h[0, masks]).double(), dim=-1)  # (blanks, V)
     top = probs.topk(k, dim=-1)
     return FillMask(tokens=[tokenizer.id_to_token(t) for t in ids], masks=masks, hidden=hidden,
                     top_tokens=[[tokenizer.id_to_token(int(t)) for t in row] for row in top.indices],
@@ -156,13 +154,8 @@ def attention_input(model, tokenizer, text: str) -> tuple[list[str], list[str], 
     if not isinstance(encoder, bert.BertEncoder):
         raise TypeError(f"model must be a bert.BertEncoder or bert.BertForPreTraining, got {type(model).__name__}")
     ids, _, _ = encode(tokenizer, text, encoder.max_len)
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        with torch.no_grad():
-            _, attentions = encoder(torch.tensor([ids]))
-    finally:
-        encoder.train(was_training)
+    with torch.no_grad(), eval_mode(encoder):
+        _, attentions = encoder(torch.tensor([ids]))
     tokens = [tokenizer.id_to_token(t) for t in ids]
     return tokens, tokens, torch.stack(attentions)[:, 0].double().numpy()
 
