@@ -184,6 +184,17 @@ def widget_timings() -> list[tuple[str, float]]:
     rows.append(("fill-mask explorer (08): its attention explorer, move step slider",
                  median_ms(lambda v: setattr(fview.attention.controls["step"], "value", v), list(range(1, 9)))))
     fview.close()
+    from course_lib.widgets.confusion import confusion_explorer
+
+    labels = torch.randint(0, 10, (10_000,), generator=g)  # notebook 11's size: 10,000 test pictures, 5 models
+    guesses = {f"model {k}": torch.where(torch.rand(10_000, generator=g) < 0.9 - 0.1 * k, labels,
+                                         torch.randint(0, 10, (10_000,), generator=g)) for k in range(5)}
+    cview = confusion_explorer(guesses, labels, [f"class {k}" for k in range(10)])
+    rows.append(("confusion explorer (11): change model",
+                 median_ms(lambda v: setattr(cview.controls["model"], "value", v), list(guesses)[1:] + ["model 0"])))
+    rows.append(("confusion explorer (11): counts / row shares",
+                 median_ms(lambda v: setattr(cview.controls["norm"], "value", v), ["count", "row"] * 3)))
+    cview.close()
     return rows
 
 

@@ -317,8 +317,9 @@ class MultiHeadAttention(nn.Module):
             if t.dim() != 3 or t.shape[-1] != self.d_model:
                 raise ValueError(f"{name} must be (B, T, d_model={self.d_model}) (batch first), got shape "
                                  f"{tuple(t.shape)}")
-            if t.dtype != self.W_q.weight.dtype:
-                raise TypeError(f"{name} is {t.dtype} but the parameters are {self.W_q.weight.dtype}; convert one of "
+            weight = self.W_q.weight  # a method, not a tensor, once the layer is int8-quantized (notebook 11)
+            if isinstance(weight, torch.Tensor) and t.dtype != weight.dtype:
+                raise TypeError(f"{name} is {t.dtype} but the parameters are {weight.dtype}; convert one of "
                                 f"them (e.g. attention.to({t.dtype}))")
         if not query.shape[0] == key.shape[0] == value.shape[0]:
             raise ValueError(f"batch sizes differ: query {query.shape[0]}, key {key.shape[0]}, value {value.shape[0]}")

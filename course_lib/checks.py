@@ -1289,3 +1289,127 @@ def check_blank_density(answer, model, windows: torch.Tensor, vocab_size: int) -
                                     "all the held-out windows")
     print(f"{name}: " + ", ".join(f"{r:.0%} blanks -> {measured[r]:.1%}" for r in BLANK_RATES))
     return _report(name, True, "")
+
+
+# notebook 11 ----------------------------------------------------------------------------------------------------------
+
+def _conv_flops_reference(batch, c_in, c_out, k, stride, padding, size) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    conv = torch.nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        conv(torch.zeros(batch, c_in, size, size))
+    return counter.get_total_flops()
+
+
+def check_conv_flops(fn: Callable | None) -> bool | None:
+    """Exercise 11.1: ``fn(batch, c_in, c_out, k, stride, padding, size)`` returns the forward FLOPs of a ``k x k``
+    ``nn.Conv2d`` on ``(batch, c_in, size, size)`` inputs, counted as ``FlopCounterMode`` does (a multiply-add = 2,
+    no bias). Tried on random layers against ``FlopCounterMode`` itself."""
+    name = "Exercise 1"
+    if fn is None:
+        return _not_attempted(name)
+    rng = random.Random(random.SystemRandom().randrange(1 << 30))
+    cases = [(2, 3, 8, 3, 1, 1, 10), (1, 4, 6, 5, 2, 0, 13)]
+    cases += [(rng.randint(1, 4), rng.randint(1, 6), rng.randint(1, 6), rng.choice([1, 3, 5]), rng.choice([1, 2, 3]),
+               rng.randint(0, 2), rng.randint(7, 16)) for _ in range(4)]
+    for batch, c_in, c_out, k, stride, padding, size in cases:
+        ran, got = _attempt(name, fn, batch, c_in, c_out, k, stride, padding, size)
+        if not ran:
+            return got
+        if got is None:
+            return _returned_none(name, fn)
+        expected = _conv_flops_reference(batch, c_in, c_out, k, stride, padding, size)
+        number = _number(got)
+        if number != expected:
+            out = (size + 2 * padding - k) // stride + 1
+            layer = f"batch {batch}, {c_in} -> {c_out} channels, {k}x{k}, stride {stride}, padding {padding}, {size}x{size}"
+            if number is not None and number * 2 == expected:
+                hint = "a multiply-add counts as 2 FLOPs"
+            elif number is not None and number == 2 * batch * c_out * size * size * c_in * k * k:
+                hint = ("that is the count for an output as large as the input: how large is the output map with this "
+                        "stride and padding? (notebook 09)")
+            elif number is not None and out > 0 and number % (2 * batch * c_out * out * out) == 0:
+                hint = "the output map's size is right; how many multiply-adds make one output number?"
+            else:
+                hint = ("one output number is a sum over C_in channels and k x k positions; how many output numbers "
+                        "are there?")
+            return _report(name, False, f"for {layer} you return {got!r}, FlopCounterMode counts {expected:,}: {hint}")
+    return _report(name, True, "")
+
+
+def check_per_row_quantization(fn: Callable | None) -> bool | None:
+    """Exercise 11.2: ``fn(w)`` quantizes a ``(rows, cols)`` float matrix to int8 with one scale per row (symmetric):
+    returns ``(q, s)``, ``q`` int8 of ``w``'s shape in [-127, 127], ``s`` of shape ``(rows,)``, with ``w ≈ s[:, None] *
+    q`` to within half a step of each row, and each row's scale as small as its range allows (``max |row| / 127``)."""
+    name = "Exercise 2"
+    if fn is None:
+        return _not_attempted(name)
+    g = _fresh_generator()
+    for rows, cols in [(6, 40), (int(torch.randint(2, 9, (1,), generator=g)), 17)]:
+        scales = 10 ** torch.empty(rows, 1).uniform_(-3, 0, generator=g)  # rows of very different sizes
+        w = torch.randn(rows, cols, generator=g) * scales
+        ran, got = _attempt(name, fn, w.clone())
+        if not ran:
+            return got
+        if got is None:
+            return _returned_none(name, fn)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _report(name, False, "return two things: (q, s)")
+        q, s = got
+        if not isinstance(q, torch.Tensor) or q.dtype != torch.int8 or q.shape != w.shape:
+            return _report(name, False, f"q must be an int8 tensor of w's shape {tuple(w.shape)} (use .to(torch.int8) "
+                                        f"after rounding), got "
+                                        f"{q.dtype if isinstance(q, torch.Tensor) else type(q).__name__}")
+        if not isinstance(s, torch.Tensor) or s.shape != (rows,):
+            return _report(name, False, f"s must be a tensor with one scale per row, shape ({rows},), got "
+                                        f"{tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__}")
+        if q.min() < -127 or q.max() > 127:
+            return _report(name, False, "q must stay in [-127, 127]")
+        s = s.to(torch.float64)
+        tight = w.abs().amax(1).double() / 127
+        if not torch.allclose(s, tight, rtol=1e-4):
+            return _report(name, False, "each row's scale should be the largest |w| of that row over 127: the row's "
+                                        "largest weight then uses the full range of int8")
+        error = (w.double() - s[:, None] * q.double()).abs()
+        if (error > s[:, None] / 2 * (1 + 1e-4) + 1e-12).any():
+            return _report(name, False, "some weights are off by more than half a step: round w / s to the nearest "
+                                        "integer (torch.round) rather than truncating")
+    return _report(name, True, "")
+
+
+def check_pruning_sparsity(answer, model, X_val, y_val, grid_step: float = 0.05) -> bool | None:
+    """Exercise 11.3 (experiment): the largest sparsity on the grid 0, 0.05, ..., 0.95 at which global magnitude
+    pruning (``compress.prune_magnitude``) keeps ``model``'s accuracy on the validation images within 1 point of the
+    unpruned model's. The check prunes at the answer and at every grid point above it."""
+    from .compress import prune_magnitude
+    from .train import eval_mode
+
+    name = "Exercise 3"
+    if answer is None:
+        return _not_attempted(name)
+    value = _number(answer)
+    if value is None or not 0 <= value < 1:
+        return _report(name, False, "answer with a sparsity: a fraction between 0 and 0.95, e.g. 0.35")
+    if abs(value / grid_step - round(value / grid_step)) > 1e-6:
+        return _report(name, False, f"pick the sparsity from the grid 0, {grid_step:g}, {2 * grid_step:g}, ..., 0.95")
+
+    def accuracy(m):
+        with torch.no_grad(), eval_mode(m):
+            return float(torch.cat([m(X_val[k : k + 1000]).argmax(1) for k in range(0, len(X_val), 1000)])
+                         .eq(y_val).double().mean())
+
+    floor = accuracy(model) - 0.01
+    at_answer = accuracy(prune_magnitude(model, value))
+    if at_answer < floor:
+        return _report(name, False, f"at sparsity {value:g} the validation accuracy is {at_answer:.2%}, more than 1 "
+                                    f"point below the unpruned {floor + 0.01:.2%}: go lower")
+    steps = round(value / grid_step)
+    for k in range(steps + 1, round(0.95 / grid_step) + 1):
+        above = k * grid_step
+        if accuracy(prune_magnitude(model, above)) >= floor:
+            return _report(name, False, f"{value:g} keeps the accuracy, but so does a larger sparsity on the grid: "
+                                        "try higher")
+    print(f"{name}: {value:.0%} of the weights removed, validation accuracy {at_answer:.2%} "
+          f"(unpruned {floor + 0.01:.2%})")
+    return _report(name, True, "")

@@ -305,7 +305,7 @@ class TransformerEncoderLayer(nn.Module):
                 attn_mask: torch.Tensor | None = None, need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """``need_weights=False`` (training) skips storing the attention weights and returns ``(out, None)``: the heads
         then run on PyTorch's fused attention (see ``attention.MultiHeadAttention``)."""
-        _check_sequence("x", x, self.d_model, self.linear1.weight)
+        _check_sequence("x", x, self.d_model, self.norm1.weight)  # a LayerNorm's: never quantized (notebook 11)
         B, T, _ = x.shape
         _check_padding("key_padding_mask", key_padding_mask, B, T)
         _check_mask("attn_mask", attn_mask, (B, self.nhead, T, T), f"(T, T) = ({T}, {T}) for one mask shared by the "
@@ -440,7 +440,7 @@ class TransformerDecoderLayer(nn.Module):
                 tgt_key_padding_mask: torch.Tensor | None = None,
                 memory_key_padding_mask: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        weight = self.linear1.weight
+        weight = self.norm1.weight  # a LayerNorm's: never quantized (notebook 11)
         _check_sequence("x", x, self.d_model, weight)
         _check_sequence("memory", memory, self.d_model, weight)
         B, T, _ = x.shape

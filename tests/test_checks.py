@@ -865,3 +865,88 @@ def test_check_blank_density_measures_the_model(capsys):
     assert checks.check_blank_density({0.15: 0.1}, model, windows, V) is False
     assert checks.check_blank_density([0.1, 0.2], model, windows, V) is False
     assert checks.check_blank_density(None, model, windows, V) is None
+
+
+# notebook 11 ----------------------------------------------------------------------------------------------------------
+
+def _conv_flops(batch, c_in, c_out, k, stride, padding, size):
+    out = (size + 2 * padding - k) // stride + 1
+    return 2 * batch * c_out * out * out * c_in * k * k
+
+
+def test_check_conv_flops_right_and_named_mistakes(capsys):
+    assert checks.check_conv_flops(_conv_flops) is True
+    assert checks.check_conv_flops(None) is None
+    assert checks.check_conv_flops(lambda *a: None) is None
+    capsys.readouterr()
+    assert checks.check_conv_flops(lambda *a: _conv_flops(*a) // 2) is False
+    assert "multiply-add counts as 2" in capsys.readouterr().out
+    assert checks.check_conv_flops(lambda b, ci, co, k, s, p, n: 2 * b * co * n * n * ci * k * k) is False
+    assert "output map" in capsys.readouterr().out
+    assert checks.check_conv_flops(_fixed_input_answer(_conv_flops)) is False
+    assert checks.check_conv_flops(lambda *a: 1 / 0) is False
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def _per_row(w):
+    s = w.abs().amax(1) / 127
+    return torch.round(w / s[:, None]).clamp(-127, 127).to(torch.int8), s
+
+
+def test_check_per_row_quantization_right_and_named_mistakes(capsys):
+    assert checks.check_per_row_quantization(_per_row) is True
+    assert checks.check_per_row_quantization(None) is None
+    capsys.readouterr()
+
+    def per_tensor(w):
+        s = w.abs().max() / 127
+        return torch.round(w / s).to(torch.int8), s.expand(w.shape[0]).clone()
+
+    assert checks.check_per_row_quantization(per_tensor) is False
+    assert "largest |w| of that row" in capsys.readouterr().out
+
+    def truncating(w):
+        q, s = _per_row(w)
+        return torch.trunc(w / s[:, None]).to(torch.int8), s
+
+    assert checks.check_per_row_quantization(truncating) is False
+    assert "round" in capsys.readouterr().out
+    assert checks.check_per_row_quantization(lambda w: (torch.round(w / (w.abs().amax(1) / 127)[:, None]),
+                                                        w.abs().amax(1) / 127)) is False  # float, not int8
+    assert "int8" in capsys.readouterr().out
+    assert checks.check_per_row_quantization(lambda w: _per_row(w)[0]) is False
+
+
+def test_check_pruning_sparsity_finds_the_boundary(capsys):
+    from course_lib import compress, train
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(600, 1, 28, 28, generator=g)
+    teacher = torch.randn(784, 4, generator=g)
+    y = (X.flatten(1) @ teacher).argmax(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 4))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(X), y).backward()
+        opt.step()
+
+    def acc(s):
+        m = compress.prune_magnitude(model, s)
+        with torch.no_grad(), train.eval_mode(m):
+            return (m(X).argmax(1) == y).double().mean().item()
+
+    grid = [round(0.05 * k, 2) for k in range(20)]
+    floor = acc(0.0) - 0.01
+    right = max(s for s in grid if acc(s) >= floor)
+    assert 0 < right < 0.95  # so both wrong directions below are tried
+    assert checks.check_pruning_sparsity(right, model, X, y) is True
+    assert checks.check_pruning_sparsity(None, model, X, y) is None
+    capsys.readouterr()
+    assert checks.check_pruning_sparsity(round(right - 0.05, 2), model, X, y) is False
+    assert "try higher" in capsys.readouterr().out
+    assert checks.check_pruning_sparsity(round(right + 0.05, 2), model, X, y) is False
+    assert "go lower" in capsys.readouterr().out
+    assert checks.check_pruning_sparsity(0.33, model, X, y) is False
+    assert checks.check_pruning_sparsity("half", model, X, y) is False

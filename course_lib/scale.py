@@ -1,0 +1,121 @@
+"""How big is a model? Parameters, FLOPs and the memory that training needs (notebook 11).
+
+**Parameters** are the numbers the optimizer changes: ``sum(p.numel())`` over the model's parameters
+(:func:`count_parameters`). A tied weight (BERT's MLM head reuses the token embedding) is one parameter, counted once.
+
+**FLOPs** (floating-point operations) of one forward pass, counted the way PyTorch's
+``torch.utils.flop_counter.FlopCounterMode`` counts them: a multiply-add is 2 FLOPs, and only matrix products and
+convolutions are counted (elementwise work, biases, softmax and normalisation are small beside them)::
+
+    Linear  d_in -> d_out on B rows:                          2 · B · d_in · d_out
+    Conv2d  C_in -> C_out, k x k kernel, H_out x W_out map:   2 · B · C_out · H_out · W_out · C_in · k · k
+    LSTM    D_in -> H, T steps (four gates, two products):    2 · B · T · 4H · (D_in + H)
+
+``FlopCounterMode`` sees the matrix products of our from-scratch LSTM, but not the inside of ``nn.LSTM``'s fused
+kernel (it reports 0 FLOPs for it), so :func:`count_flops` adds the LSTM formula above for every ``nn.LSTM`` it meets.
+A backward pass costs about twice the forward, so training costs about 3x the forward FLOPs per example.
+
+**Memory for training** with Adam (:func:`training_memory`), per parameter: the weight, its gradient and Adam's two
+moving averages ``m`` and ``v`` — 4 numbers, 16 bytes in float32. Mixed precision keeps a float32 master copy of the
+weights beside 16-bit weights and gradients: 2 + 2 + 4 + 4 + 4 = 16 bytes as well (Rajbhandari et al., 2020, ZeRO).
+The activations kept for the backward pass come on top and grow with batch size and sequence length.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+GB = 1e9
+
+
+def _check_module(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """The number of parameters of ``model`` (each shared tensor once); with ``trainable_only``, only those with
+    ``requires_grad``."""
+    _check_module(model)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def lstm_flops(batch: int, steps: int, input_size: int, hidden_size: int, num_layers: int = 1) -> int:
+    """Forward FLOPs of an LSTM: ``2 · B · T · 4H · (D_in + H)`` for the first layer, ``D_in = H`` above it."""
+    for name, value in (("batch", batch), ("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    total = 0
+    for layer in range(num_layers):
+        d_in = input_size if layer == 0 else hidden_size
+        total += 2 * batch * steps * 4 * hidden_size * (d_in + hidden_size)
+    return total
+
+
+def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
+    """Forward FLOPs of ``model(*inputs, **kwargs)``, counted by ``FlopCounterMode`` (matrix products and
+    convolutions, a multiply-add = 2), plus :func:`lstm_flops` for every ``nn.LSTM`` call, which the counter cannot see
+    inside. Runs the model once under ``torch.no_grad()``."""
+    _check_module(model)
+    if not inputs and not kwargs:
+        raise ValueError("count_flops needs the model's inputs, e.g. count_flops(model, torch.zeros(1, 1, 28, 28))")
+    extra = []
+
+    def lstm_hook(module: nn.LSTM, args, output):
+        x = args[0]
+        if x.dim() == 2:  # unbatched (T, D_in)
+            steps, batch = x.shape[0], 1
+        elif module.batch_first:
+            batch, steps = x.shape[:2]
+        else:
+            steps, batch = x.shape[:2]
+        flops = lstm_flops(batch, steps, module.input_size, module.hidden_size, module.num_layers)
+        extra.append(flops * (2 if module.bidirectional else 1))
+
+    hooks = [m.register_forward_hook(lstm_hook) for m in model.modules() if isinstance(m, nn.LSTM)]
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(*inputs, **kwargs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return counter.get_total_flops() + sum(extra)
+
+
+@dataclass
+class TrainingMemory:
+    """Bytes needed to train with Adam, by part (activations not included)."""
+    weights: float
+    gradients: float
+    adam: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.adam
+
+
+def training_memory(parameters: int, mixed_precision: bool = False) -> TrainingMemory:
+    """Memory for weights, gradients and Adam's state of a model with ``parameters`` parameters.
+
+    float32: 4 + 4 + (4 + 4) bytes per parameter. Mixed precision: 16-bit weights and gradients (2 + 2) and, in the
+    optimizer, a float32 master copy of the weights with Adam's m and v (4 + 4 + 4)."""
+    if isinstance(parameters, bool) or not isinstance(parameters, (int, float)) or parameters < 0:
+        raise ValueError(f"parameters must be a non-negative number, got {parameters!r}")
+    if mixed_precision:
+        return TrainingMemory(weights=2.0 * parameters, gradients=2.0 * parameters, adam=12.0 * parameters)
+    return TrainingMemory(weights=4.0 * parameters, gradients=4.0 * parameters, adam=8.0 * parameters)
+
+
+# Published sizes, each from the paper that introduced the model (parameters as the authors report them).
+PUBLISHED = [
+    # name, parameters, year, source
+    ("ResNet-50", 25.6e6, 2015, "He et al., Deep Residual Learning for Image Recognition (ImageNet model zoo: 25.6 M)"),
+    ("BERT-base", 110e6, 2018, "Devlin et al., BERT, section 3"),
+    ("BERT-large", 340e6, 2018, "Devlin et al., BERT, section 3"),
+    ("GPT-2", 1.5e9, 2019, "Radford et al., Language Models are Unsupervised Multitask Learners, table 2"),
+    ("GPT-3", 175e9, 2020, "Brown et al., Language Models are Few-Shot Learners, table 2.1"),
+]
