@@ -94,27 +94,12 @@ def test_distillation_loss_equals_pytorch_kl_div_with_gradients():
     assert t_leaf.grad is None
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda: compress.quantize_int8([1.0, 2.0]), TypeError),
-    (lambda: compress.quantize_int8(torch.tensor([], dtype=torch.float32)), ValueError),
-    (lambda: compress.quantize_int8(torch.tensor([1.0, float("nan")])), ValueError),
-    (lambda: compress.dequantize(torch.ones(3), 0.1), TypeError),
-    (lambda: compress.quantize_dynamic("model"), TypeError),
-    (lambda: compress.prune_magnitude(nn.Linear(2, 2), 1.5), ValueError),
-    (lambda: compress.prune_magnitude(nn.ReLU(), 0.5), ValueError),
-    (lambda: compress.sparsity(nn.ReLU()), ValueError),
-    (lambda: compress.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, dtype=torch.long)),
-     ValueError),
-    (lambda: compress.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)),
-     ValueError),
-    (lambda: compress.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
-                                        temperature=0), ValueError),
-    (lambda: compress.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
-                                        alpha=2), ValueError),
-])
-def test_bad_inputs(call, error):
-    with pytest.raises(error):
-        call()
+def _plain_conv(m):
+    c = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size)
+    with torch.no_grad():
+        c.weight.copy_(m.weight.contiguous())
+        c.bias.copy_(m.bias)
+    return c
 
 
 def test_pruning_keeps_a_channels_last_layout():
@@ -125,13 +110,5 @@ def test_pruning_keeps_a_channels_last_layout():
     assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in pruned)
     x = torch.randn(2, 3, 9, 9).to(memory_format=torch.channels_last)
     with torch.no_grad():
-        reference = nn.Sequential(*[copy_conv(m) for m in pruned])(x.contiguous())
+        reference = nn.Sequential(*[_plain_conv(m) for m in pruned])(x.contiguous())
         assert torch.allclose(pruned(x), reference, atol=1e-5)
-
-
-def copy_conv(m):
-    c = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size)
-    with torch.no_grad():
-        c.weight.copy_(m.weight.contiguous())
-        c.bias.copy_(m.bias)
-    return c

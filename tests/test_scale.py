@@ -1,5 +1,4 @@
 """Parameter, FLOP and memory counts (course_lib.scale) against counts done by hand."""
-import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -63,16 +62,3 @@ def test_training_memory_per_parameter():
 def test_published_sizes_are_the_papers_numbers():
     sizes = {name: n for name, n, _, _ in scale.PUBLISHED}
     assert sizes == {"ResNet-50": 25.6e6, "BERT-base": 110e6, "BERT-large": 340e6, "GPT-2": 1.5e9, "GPT-3": 175e9}
-
-
-@pytest.mark.parametrize("call, error", [
-    (lambda: scale.count_parameters("model"), TypeError),
-    (lambda: scale.count_flops(nn.Linear(2, 2)), ValueError),
-    (lambda: scale.lstm_flops(0, 1, 1, 1), ValueError),
-    (lambda: scale.lstm_flops(1, 1, 1.5, 1), ValueError),
-    (lambda: scale.training_memory(-1), ValueError),
-    (lambda: scale.training_memory("7B"), ValueError),
-])
-def test_bad_inputs(call, error):
-    with pytest.raises(error):
-        call()
