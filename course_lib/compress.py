@@ -9,7 +9,7 @@ Rounding moves each weight by at most s/2. *Dynamic* quantization (:func:`quanti
 of every ``nn.Linear`` and ``nn.LSTM`` once, and to each layer's input on the fly at run time, so the matrix products
 run in int8. It uses ``torch.ao.quantization.quantize_dynamic``: in torch 2.13 it warns that it is deprecated in favour
 of the ``torchao`` package, but it is the path that quantizes ``nn.LSTM`` and runs int8 kernels (fbgemm/oneDNN) on
-this CPU with torch's own wheel, where ``torchao`` targets GPU models and does not handle ``nn.LSTM``. The warning is
+this CPU with torch's own wheel, where ``torchao`` is aimed mainly at GPUs and does not handle ``nn.LSTM``. The warning is
 silenced here and said once in notebook 11.
 
 **Magnitude pruning** (:func:`prune_magnitude`) sets the smallest weights to zero — globally, over the weights of every
@@ -23,7 +23,7 @@ probabilities as well as on the labels (:func:`distillation_loss`)::
     p_T = softmax(z_teacher / T)     q_T = softmax(z_student / T)        T: the temperature (T > 1 softens)
     loss = α · T² · KL(p_T ‖ q_T) + (1 - α) · CE(z_student, y)
 
-The T² keeps the soft term's gradients the same size as the label term's whatever T is.
+The T² keeps the soft term's gradients roughly the same size whatever T is (they shrink as 1/T² otherwise).
 """
 from __future__ import annotations
 
@@ -161,6 +161,13 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     if teacher_logits.shape != student_logits.shape:
         raise ValueError(f"teacher_logits must have the student's shape {tuple(student_logits.shape)}, got "
                          f"{tuple(teacher_logits.shape)}")
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class indices (torch.long), got dtype {y.dtype}")
+    if not student_logits.is_floating_point():
+        raise TypeError(f"student_logits must be a float tensor, got dtype {student_logits.dtype}")
+    if len(y) and (y.min() < 0 or y.max() >= student_logits.shape[1]):
+        raise ValueError(f"y must hold class indices in [0, {student_logits.shape[1] - 1}], got values in "
+                         f"[{int(y.min())}, {int(y.max())}]")
     if y.shape[0] != student_logits.shape[0]:
         raise ValueError(f"y must have one label per row: ({student_logits.shape[0]},), got {tuple(y.shape)}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:

@@ -26,12 +26,17 @@ this machine's loopback address only::
 script runs unchanged: start ``torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint
 <first machine>:29511`` on each of 4 machines, and the 32 processes find each other there.
 
+Every connection of a run started by :func:`launch` goes to this machine: the processes reach torchrun's rendezvous
+store at 127.0.0.1, and gloo connects them over the loopback interface (``GLOO_SOCKET_IFNAME``). (The store, while it
+runs, listens on its port on every interface of the machine; nothing outside is contacted.)
+
 Without ``torchrun`` (no ``WORLD_SIZE`` set) the script trains in one process on the whole global batch: the reference
 run. :func:`launch` runs either from Python and returns the final weights and the time the steps took.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import socket
@@ -79,10 +84,14 @@ def train(steps: int, batch: int, lr: float = 0.05, dtype: torch.dtype = torch.f
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
-        dist.init_process_group("gloo")  # reads MASTER_ADDR / MASTER_PORT / RANK / WORLD_SIZE set by torchrun
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", LOOPBACK)  # gloo's own connections: the loopback interface only
+        # reads MASTER_ADDR / MASTER_PORT / RANK / WORLD_SIZE, set by torchrun; a rank that never arrives is an error
+        # after two minutes instead of gloo's default half hour
+        dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
         model = DistributedDataParallel(model)  # broadcasts rank 0's weights; all-reduces gradients in backward()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     local = batch // world
+    global_batch(0, world, dtype)  # read the data set once before the clock starts
     start = time.perf_counter()
     for step in range(steps):
         x, y = global_batch(step, batch, dtype, part=slice(rank * local, (rank + 1) * local))  # this rank's slice
@@ -99,6 +108,9 @@ def train(steps: int, batch: int, lr: float = 0.05, dtype: torch.dtype = torch.f
         del model  # DDP's reducer holds the process group: let it go first
         dist.destroy_process_group()
     return result
+
+
+LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"  # the loopback network interface's name
 
 
 def free_port() -> int:
@@ -131,13 +143,25 @@ def launch(processes: int, steps: int, batch: int, threads: int = 1, dtype: str 
                        *script]
         else:
             command = [sys.executable, *script]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GLOO_SOCKET_IFNAME": "lo", "PYTHONWARNINGS": "ignore"}
-        env.pop("WORLD_SIZE", None)
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
-                              cwd=Path(__file__).resolve().parent.parent)
-        if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"the run failed (exit code {done.returncode}):\n{done.stdout[-2000:]}\n"
-                               f"{done.stderr[-3000:]}")
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GLOO_SOCKET_IFNAME": LOOPBACK,
+               "PYTHONWARNINGS": "ignore"}
+        for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):  # from an outer run, if any
+            env.pop(name, None)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   cwd=Path(__file__).resolve().parent.parent)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:  # a timeout, or Ctrl-C: torchrun stops its workers on SIGTERM; kill it if it does not
+            process.terminate()
+            try:
+                process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+            raise
+        if process.returncode != 0 or not out.exists():
+            raise RuntimeError(f"the run failed (exit code {process.returncode}):\n{stdout[-2000:]}\n"
+                               f"{stderr[-3000:]}")
         return torch.load(out, weights_only=True)
 
 

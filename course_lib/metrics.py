@@ -73,8 +73,8 @@ def precision_recall_f1(cm: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def ngram_perplexity(train_text: str, text: str, order: int, k: float = 1.0) -> float:
     """Perplexity on ``text`` of a character n-gram model counted on ``train_text`` (see the module docstring): each
-    character predicted from the ``order - 1`` characters before it (fewer at the start of ``text``). ``order = 1``
-    is the character frequencies alone. Characters never seen in training get a count of 1 in the frequencies."""
+    character predicted from the ``order - 1`` characters before it; the first ``order - 1`` characters of ``text``,
+    and any context never seen in training, are predicted from the character frequencies alone (``order = 1``). Characters never seen in training get a count of 1 in the frequencies."""
     for name, value in (("train_text", train_text), ("text", text)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{name} must be a non-empty string, got {value!r:.40}")

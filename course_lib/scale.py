@@ -12,7 +12,8 @@ convolutions are counted (elementwise work, biases, softmax and normalisation ar
     LSTM    D_in -> H, T steps (four gates, two products):    2 · B · T · 4H · (D_in + H)
 
 ``FlopCounterMode`` sees the matrix products of our from-scratch LSTM, but not the inside of ``nn.LSTM``'s fused
-kernel (it reports 0 FLOPs for it), so :func:`count_flops` adds the LSTM formula above for every ``nn.LSTM`` it meets.
+float32 kernel on a CPU (it reports 0 FLOPs for it), so :func:`count_flops` adds the LSTM formula where the counter saw
+nothing (GRU and RNN layers likewise, with 3 and 1 gates).
 A backward pass costs about twice the forward, so training costs about 3x the forward FLOPs per example.
 
 **Memory for training** with Adam (:func:`training_memory`), per parameter: the weight, its gradient and Adam's two
@@ -22,6 +23,7 @@ The activations kept for the backward pass come on top and grow with batch size 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -43,42 +45,66 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def lstm_flops(batch: int, steps: int, input_size: int, hidden_size: int, num_layers: int = 1) -> int:
-    """Forward FLOPs of an LSTM: ``2 · B · T · 4H · (D_in + H)`` for the first layer, ``D_in = H`` above it."""
+GATES = {nn.RNN: 1, nn.GRU: 3, nn.LSTM: 4}  # matrix products per layer and step: one per gate (candidate included)
+
+
+def lstm_flops(batch: int, steps: int, input_size: int, hidden_size: int, num_layers: int = 1,
+               bidirectional: bool = False, gates: int = 4) -> int:
+    """Forward FLOPs of an LSTM: ``2 · B · T · 4H · (D_in + H)`` per layer and direction; above the first layer
+    ``D_in`` is ``H`` (``2H`` when bidirectional: both directions' outputs). ``gates=3`` counts a GRU, ``gates=1`` an
+    RNN."""
     for name, value in (("batch", batch), ("steps", steps), ("input_size", input_size), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers)):
+                        ("num_layers", num_layers), ("gates", gates)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    directions = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
-        d_in = input_size if layer == 0 else hidden_size
-        total += 2 * batch * steps * 4 * hidden_size * (d_in + hidden_size)
+        d_in = input_size if layer == 0 else hidden_size * directions
+        total += directions * 2 * batch * steps * gates * hidden_size * (d_in + hidden_size)
     return total
+
+
+def _tokens(module: nn.RNNBase, x) -> tuple[int, int]:
+    """``(batch, steps)`` of a recurrent module's input; a packed sequence counts its real tokens as one batch row."""
+    if isinstance(x, nn.utils.rnn.PackedSequence):
+        return 1, int(x.batch_sizes.sum())
+    if x.dim() == 2:  # unbatched (T, D_in)
+        return 1, x.shape[0]
+    return (x.shape[0], x.shape[1]) if module.batch_first else (x.shape[1], x.shape[0])
 
 
 def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
     """Forward FLOPs of ``model(*inputs, **kwargs)``, counted by ``FlopCounterMode`` (matrix products and
-    convolutions, a multiply-add = 2), plus :func:`lstm_flops` for every ``nn.LSTM`` call, which the counter cannot see
-    inside. Runs the model once under ``torch.no_grad()``."""
+    convolutions, a multiply-add = 2). Where a recurrent layer (``nn.LSTM``, ``nn.GRU``, ``nn.RNN``) runs as one fused
+    kernel — float32 on a CPU, cuDNN on a GPU — the counter sees nothing inside it; :func:`lstm_flops`'s formula is then
+    added for that call (and not when the counter did see its products, e.g. in float64). Runs the model once, in eval
+    mode and under ``torch.no_grad()``, so batch-norm statistics are left as they were."""
+    from .train import eval_mode
+
     _check_module(model)
     if not inputs and not kwargs:
         raise ValueError("count_flops needs the model's inputs, e.g. count_flops(model, torch.zeros(1, 1, 28, 28))")
-    extra = []
+    counter = FlopCounterMode(display=False)
+    extra, seen_before = [], {}
 
-    def lstm_hook(module: nn.LSTM, args, output):
-        x = args[0]
-        if x.dim() == 2:  # unbatched (T, D_in)
-            steps, batch = x.shape[0], 1
-        elif module.batch_first:
-            batch, steps = x.shape[:2]
-        else:
-            steps, batch = x.shape[:2]
-        flops = lstm_flops(batch, steps, module.input_size, module.hidden_size, module.num_layers)
-        extra.append(flops * (2 if module.bidirectional else 1))
+    def before(module, args, kw):
+        seen_before[module] = counter.get_total_flops()
 
-    hooks = [m.register_forward_hook(lstm_hook) for m in model.modules() if isinstance(m, nn.LSTM)]
+    def after(module, args, kw, output):
+        if counter.get_total_flops() != seen_before[module]:
+            return  # the counter saw this layer's matrix products
+        batch, steps = _tokens(module, args[0] if args else kw["input"])
+        extra.append(lstm_flops(batch, steps, module.input_size, module.hidden_size, module.num_layers,
+                                module.bidirectional, GATES[type(module)]))
+
+    recurrent = [m for m in model.modules() if type(m) in GATES]
+    if any(getattr(m, "proj_size", 0) for m in recurrent):
+        raise ValueError("count_flops does not count LSTMs with proj_size > 0 (their formula differs)")
+    hooks = [h for m in recurrent for h in (m.register_forward_pre_hook(before, with_kwargs=True),
+                                            m.register_forward_hook(after, with_kwargs=True))]
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), eval_mode(model), counter:
             model(*inputs, **kwargs)
     finally:
         for hook in hooks:
@@ -103,14 +129,16 @@ def training_memory(parameters: int, mixed_precision: bool = False) -> TrainingM
 
     float32: 4 + 4 + (4 + 4) bytes per parameter. Mixed precision: 16-bit weights and gradients (2 + 2) and, in the
     optimizer, a float32 master copy of the weights with Adam's m and v (4 + 4 + 4)."""
-    if isinstance(parameters, bool) or not isinstance(parameters, (int, float)) or parameters < 0:
+    if (isinstance(parameters, bool) or not isinstance(parameters, (int, float)) or not math.isfinite(parameters)
+            or parameters < 0):
         raise ValueError(f"parameters must be a non-negative number, got {parameters!r}")
     if mixed_precision:
         return TrainingMemory(weights=2.0 * parameters, gradients=2.0 * parameters, adam=12.0 * parameters)
     return TrainingMemory(weights=4.0 * parameters, gradients=4.0 * parameters, adam=8.0 * parameters)
 
 
-# Published sizes, each from the paper that introduced the model (parameters as the authors report them).
+# Published sizes: as the papers that introduced the models report them, except ResNet-50's (its paper gives FLOPs,
+# not parameters: 25.6 M is the count of the standard ImageNet model, as its source says).
 PUBLISHED = [
     # name, parameters, year, source
     ("ResNet-50", 25.6e6, 2015, "He et al., Deep Residual Learning for Image Recognition (ImageNet model zoo: 25.6 M)"),

@@ -35,7 +35,8 @@ def test_the_picture_is_the_models_confusion_matrix():
     counts_png = c.png()
     c.set(norm="row")
     assert np.allclose(c.picture.get_array().sum(1), 1.0)  # each true class's row sums to 1
-    assert c.cells[0][0].get_text() == f"{float(cm[0, 0] / cm[0].sum()):.2f}"[1:]
+    share = float(cm[0, 0] / cm[0].sum())
+    assert c.cells[0][0].get_text() == (f"{share:.2f}"[1:] if share < 0.995 else "1")
     assert c.png() != counts_png
     c.set(compare="good")
     good_f1 = metrics.precision_recall_f1(metrics.confusion_matrix(labels, predictions["good"], 3))["f1"].numpy()
@@ -54,3 +55,11 @@ def test_bad_settings_are_refused_and_the_picture_kept():
     bundle = view._repr_mimebundle_()
     assert base64.b64decode(bundle["image/png"]) == view.controller.png()
     view.close()
+
+
+def test_shares_that_round_to_one_read_1_not_00():
+    labels = torch.tensor([0] * 300 + [1] * 10 + [2] * 10)
+    guesses = labels.clone()
+    guesses[0] = 1  # class 0: 299 of 300 right, a share of 0.9967
+    c = ConfusionExplorer({"m": guesses}, labels, CLASSES, norm="row")
+    assert c.cells[0][0].get_text() == "1" and c.cells[0][1].get_text() == ""

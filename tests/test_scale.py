@@ -48,6 +48,7 @@ def test_lstm_flops_by_hand_for_torch_and_for_our_lstm():
     assert scale.count_flops(nn.LSTM(D, H, num_layers=2, batch_first=True), x) == \
         by_hand + 2 * B * T * 4 * H * (H + H)
     assert scale.count_flops(nn.LSTM(D, H, batch_first=True, bidirectional=True), x) == 2 * by_hand
+    assert scale.lstm_flops(B, T, D, H, gates=3) == 2 * B * T * 3 * H * (D + H)
     # our from-scratch LSTM is made of matrix products, which FlopCounterMode sees: the same count
     assert scale.count_flops(rnn.LSTM(D, H), x) == by_hand
 
@@ -59,6 +60,23 @@ def test_training_memory_per_parameter():
     assert (mixed.weights, mixed.gradients, mixed.adam, mixed.total) == (2_000, 2_000, 12_000, 16_000)
 
 
-def test_published_sizes_are_the_papers_numbers():
-    sizes = {name: n for name, n, _, _ in scale.PUBLISHED}
-    assert sizes == {"ResNet-50": 25.6e6, "BERT-base": 110e6, "BERT-large": 340e6, "GPT-2": 1.5e9, "GPT-3": 175e9}
+def test_recurrent_layers_are_counted_once_whether_or_not_the_counter_sees_inside():
+    B, T, D, H = 3, 4, 5, 7
+    x = torch.zeros(B, T, D)
+    by_hand = 2 * B * T * 4 * H * (D + H)
+    # float64 runs the LSTM as separate matrix products, which FlopCounterMode does count: nothing is added twice
+    assert scale.count_flops(nn.LSTM(D, H, batch_first=True).double(), x.double()) == by_hand
+    # two bidirectional layers: the second reads both directions' outputs, 2H wide
+    assert scale.count_flops(nn.LSTM(D, H, num_layers=2, bidirectional=True, batch_first=True), x) == \
+        2 * by_hand + 2 * (2 * B * T * 4 * H * (2 * H + H))
+    assert scale.count_flops(nn.GRU(D, H, batch_first=True), x) == 2 * B * T * 3 * H * (D + H)
+    assert scale.count_flops(nn.RNN(D, H, batch_first=True), x) == 2 * B * T * 1 * H * (D + H)
+    assert scale.count_flops(nn.LSTM(D, H, batch_first=True), input=x) == by_hand  # passed by name
+
+
+def test_counting_flops_leaves_batch_norm_statistics_alone():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    scale.count_flops(model, torch.randn(4, 1, 6, 6))
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert model.training  # its mode is given back

@@ -77,7 +77,7 @@ class ConfusionExplorer(FigureController):
             for j, cell in enumerate(row):
                 if self.state["norm"] == "row":
                     share = shares[i, j]
-                    cell.set_text("" if share < 0.005 else "1" if share == 1 else f"{share:.2f}"[1:])
+                    cell.set_text("" if share < 0.005 else "1" if share >= 0.995 else f"{share:.2f}"[1:])
                 else:
                     cell.set_text("" if counts[i, j] == 0 else str(int(counts[i, j])))
                 cell.set_color("white" if shares[i, j] > 0.6 else "black")
