@@ -23,8 +23,10 @@ this machine's loopback address only::
 
 ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` for each process, and
 ``init_process_group("gloo")`` connects them (gloo: the CPU backend; NCCL is the GPU one). On many machines the same
-script runs unchanged: start ``torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint
-<first machine>:29511`` on each of 4 machines, and the 32 processes find each other there.
+pattern runs with a few changes — NCCL, each process's model and batches on its own GPU (``LOCAL_RANK``), and gloo or
+NCCL allowed onto the network interface instead of loopback: start ``torchrun --nnodes 4 --nproc-per-node 8
+--rdzv-backend c10d --rdzv-endpoint <first machine>:29511`` on each of 4 machines, and the 32 processes find each other
+there.
 
 Every connection of a run started by :func:`launch` goes to this machine: the processes reach torchrun's rendezvous
 store at 127.0.0.1, and gloo connects them over the loopback interface (``GLOO_SOCKET_IFNAME``). (The store, while it

@@ -4,7 +4,7 @@ Left: the confusion matrix of the chosen model on the held-out set (row = true c
 colour is always the share of each true class (each row sums to 1, the diagonal is the recall), so models tested on
 sets of any size look alike; the numbers written in the cells are those shares (``norm="row"``) or the counts
 (``norm="count"``). Right: the
-model's F1 per class, next to the ``compare`` model's F1 as grey ticks, so "the int8 model loses on shirts" is one
+model's F1 per class, next to the ``compare`` model's F1 as grey ticks, so "the pruned model loses on shirts" is one
 glance. Every matrix is computed once when the widget is made; a change only updates the picture's data and the bars.
 """
 from __future__ import annotations
