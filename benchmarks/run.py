@@ -322,6 +322,41 @@ def bert_rows() -> list[str]:
     return rows
 
 
+LARGE_ROWS = [  # notebook 11's measurements (full mode), in the order the notebook makes them
+    ("bfloat16 autocast, ResNet-8 inference (batch 256)", "11 bfloat16 autocast speed-up, ResNet-8 inference", "x"),
+    ("bfloat16 autocast, ResNet-8 training step (batch 256)", "11 bfloat16 autocast speed-up, ResNet-8 training step",
+     "x"),
+    ("bfloat16 autocast, ResNet-8 test accuracy change", "11 bfloat16 autocast accuracy change, ResNet-8", "points"),
+    ("int8 dynamic quantization, BERT checkpoint: speed-up (512 windows)",
+     "11 BERT int8 dynamic quantization speed-up", "x"),
+    ("int8 dynamic quantization, BERT checkpoint: checkpoint size ratio",
+     "11 BERT int8 dynamic quantization size ratio", "x"),
+    ("int8 dynamic quantization, BERT checkpoint: held-out blank accuracy change",
+     "11 BERT int8 dynamic quantization held-out accuracy change", "points"),
+    ("distillation (ResNet-8 teacher, small CNN student, 5,000 images): test accuracy gain over the student alone, "
+     "mean of 3 seeds", "11 distillation gain over the student alone (test accuracy)", "points"),
+    ("data parallel: 2 DDP processes x 1 thread vs 1 process x 1 thread, time per step",
+     "11 DDP 2 processes speed-up over 1 process (1 thread each)", "x"),
+]
+
+
+def large_model_rows() -> list[str]:
+    """Notebook 11's speed-ups and metric changes, from its last full-mode regeneration (full-mode-runs.json)."""
+    path = ROOT / "benchmarks" / "full-mode-runs.json"
+    run = json.loads(path.read_text()).get("11-large-models-in-practice") if path.exists() else None
+    if not run:
+        return ["", "(notebook 11 not regenerated yet: `python3 course.py regenerate "
+                "notebooks/11-large-models-in-practice.ipynb`)"]
+    rows = ["", f"Large models in practice (notebook 11, full mode, {run['date']}, {run['threads']} threads; each "
+            "technique against its own baseline on the same machine and data):", "",
+            "| technique | measured |", "|---|---:|"]
+    for label, key, unit in LARGE_ROWS:
+        value = run["metrics"].get(key)
+        shown = "—" if value is None else f"{value:.2f}x" if unit == "x" else f"{value * 100:+.2f} points"
+        rows.append(f"| {label} | {shown} |")
+    return rows
+
+
 def charlm_rows() -> list[str]:
     """The character-LM rows measured by `python3 course.py bench-charlm` (benchmarks/charlm-results.json)."""
     path = ROOT / "benchmarks" / "charlm-results.json"
@@ -385,6 +420,7 @@ def main(args: list[str]) -> None:
     lines += adding_rows()
     lines += resnet_rows()
     lines += bert_rows()
+    lines += large_model_rows()
     lines += attention_rows()
     lines += generation_rows()
     lines += ["", "| widget update (median of 3 passes) | ms | target |", "|---|---:|---:|"]

@@ -76,6 +76,11 @@ WIDGETS = {
     "notebooks/10-resnet.ipynb": [
         ("resnet-feature-maps", [("slider", 0, 2), ("dropdown", 0, "stage 2 (64 x 14 x 14)"), ("slider", 1, 2)]),
     ],
+    "notebooks/11-large-models-in-practice.ipynb": [
+        # confusion explorer: dropdown 0 the model, dropdown 1 the model to compare with, toggle 0 counts / row shares
+        ("confusion-explorer", [("dropdown", 0, "ResNet-8 (teacher)"), ("toggle", 0, "count"),
+                                ("dropdown", 1, "student distilled")]),
+    ],
 }
 
 # README pictures taken from the notebooks' stored full-mode outputs (trained models) by
@@ -83,7 +88,7 @@ WIDGETS = {
 FROM_TRAINED_MODELS = {"lstm-gate-explorer", "gru-gate-explorer", "attention-explorer",
                        "transformer-attention-explorer", "transformer-encoder-explorer", "sampling-explorer",
                        "gpt-attention-explorer", "convolution-explorer", "resnet-feature-maps", "fill-mask-explorer",
-                       "bert-attention-explorer", "minilm-attention-explorer"}
+                       "bert-attention-explorer", "minilm-attention-explorer", "confusion-explorer"}
 
 # Console messages that are expected offline and harmless (checked against, not ignored wholesale).
 CONSOLE_ALLOWLIST = (

@@ -23,7 +23,8 @@ PICTURES = [("03-lstm", "explorer", "lstm-gate-explorer.png"),
             ("08-bert-mlm", "explorer", "fill-mask-explorer.png"),
             ("08-bert-mlm", "minilm_view", "minilm-attention-explorer.png"),
             ("09-cnn", "explorer", "convolution-explorer.png"),
-            ("10-resnet", "maps_explorer", "resnet-feature-maps.png")]
+            ("10-resnet", "maps_explorer", "resnet-feature-maps.png"),
+            ("11-large-models-in-practice", "explorer", "confusion-explorer.png")]
 
 
 def stored_png(notebook: str, variable: str) -> bytes:
