@@ -141,9 +141,9 @@ def training_memory(parameters: int, mixed_precision: bool = False) -> TrainingM
 # not parameters: 25.6 M is the count of the standard ImageNet model, as its source says).
 PUBLISHED = [
     # name, parameters, year, source
-    ("ResNet-50", 25.6e6, 2015, "He et al., Deep Residual Learning for Image Recognition (ImageNet model zoo: 25.6 M)"),
-    ("BERT-base", 110e6, 2018, "Devlin et al., BERT, section 3"),
-    ("BERT-large", 340e6, 2018, "Devlin et al., BERT, section 3"),
-    ("GPT-2", 1.5e9, 2019, "Radford et al., Language Models are Unsupervised Multitask Learners, table 2"),
-    ("GPT-3", 175e9, 2020, "Brown et al., Language Models are Few-Shot Learners, table 2.1"),
+    ("ResNet-50", 25.6e6, 2015, "He et al. 2015; the standard ImageNet model's count"),
+    ("BERT-base", 110e6, 2018, "Devlin et al. 2018"),
+    ("BERT-large", 340e6, 2018, "Devlin et al. 2018"),
+    ("GPT-2", 1.5e9, 2019, "Radford et al. 2019"),
+    ("GPT-3", 175e9, 2020, "Brown et al. 2020"),
 ]

@@ -50,8 +50,8 @@ class ConfusionExplorer(FigureController):
         self.ax_f1.set_yticks(np.arange(c), self.classes, fontsize=8)
         self.ax_f1.invert_yaxis()
         self.ax_f1.set_xlim(0, 1)
-        self.ax_f1.set_xlabel("F1 per class (bars: model, | : compare)")
-        self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.24, top=0.9, wspace=0.6)
+        self.ax_f1.set_xlabel("F1 per class (bars: model, ticks: compare)")
+        self.fig.subplots_adjust(left=0.1, right=0.96, bottom=0.24, top=0.9, wspace=0.6)
         self.animate(self.picture, *[cell for row in self.cells for cell in row], *self.bars, self.ticks,
                      self.ax_cm.title, self.ax_f1.title)  # everything that changes is blitted over a fixed background
         self.state = {"model": model or self.names[0], "compare": compare or self.names[0], "norm": norm}
