@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
+from .scale import _check_module
+
 
 def _check_tensor(name: str, value, dims: int | None = None) -> None:
     if not isinstance(value, torch.Tensor):
@@ -44,11 +46,6 @@ def _check_tensor(name: str, value, dims: int | None = None) -> None:
         raise ValueError(f"{name} must have {dims} dimensions, got shape {tuple(value.shape)}")
     if value.is_floating_point() and not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-
-
-def _check_module(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
