@@ -312,7 +312,9 @@ def bert_rows() -> list[str]:
     log = ROOT / "data" / "pretrained" / "bert-tiny-shakespeare.log.json"
     runs = [(name, r) for name, r in json.loads(results.read_text()).items()] if results.exists() else []
     if log.exists():
-        runs.append(("course checkpoint (`data/pretrained/`)", json.loads(log.read_text())))
+        r = json.loads(log.read_text())
+        runs.append((f"course checkpoint (`data/pretrained/`): width {r['width']}, {r['layers']} layers, "
+                     f"{r['steps']} steps", r))
     if not runs:
         return ["", "(no BERT run yet: run `.venv/bin/python benchmarks/bert.py`, about 10 minutes)"]
     for name, r in runs:
