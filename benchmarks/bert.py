@@ -16,8 +16,9 @@ decays (cosine) over the time budget, so the schedule fits the machine it runs o
 Writes ``benchmarks/bert-results.json`` (one entry per configuration, keyed by its settings). ``--checkpoint`` trains
 the same recipe with 4 layers instead of 2 (with 2 layers, twice the steps gained little: 24,000 steps gave 4.83x
 the unigram baseline, 48,000 gave 4.98x; 4 layers gave 5.29x at 24,000) for a fixed number of steps instead of a
-time budget (so a re-run gives the same weights on any machine, however busy), with the learning rate's cosine over those steps, and writes the course checkpoint that
-notebook 08 loads: ``data/pretrained/bert-tiny-shakespeare.safetensors`` with its sha256 and training log.
+time budget (so a re-run gives the same weights on any machine, however busy), with the learning rate's cosine over
+those steps, and writes the course checkpoint that notebook 08 loads:
+``data/pretrained/bert-tiny-shakespeare.safetensors`` with its sha256 and training log.
 """
 import argparse
 import json
